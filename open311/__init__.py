@@ -1,0 +1,49 @@
+"""open311-gateway: an Open311 GeoReport v2 server for myAurora 311."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from open311.clock import utcnow
+from open311.config import load_settings
+from open311.extensions import db, migrate
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the gateway app.
+
+    Settings come from ``OPEN311_*`` environment variables; ``overrides`` (setting name ->
+    value) are applied on top, which is how tests pick their database.
+
+    :raises open311.config.ConfigError: on a bad setting.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    settings = load_settings(app.instance_path, overrides=overrides)
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+    )
+    app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
+
+    from open311 import cli, dispatch, errors, sqlite
+    from open311.api import bp
+
+    sqlite.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    errors.init_app(app)
+    dispatch.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(bp)
+    return app

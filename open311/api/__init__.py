@@ -1,0 +1,40 @@
+"""The GeoReport v2 HTTP API, one module per resource, under ``/open311/v2``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+from marshmallow import Schema
+
+from open311.jurisdictions import resolve_jurisdiction
+from open311.models import Jurisdiction
+from schemas.inputs import JurisdictionQuery, query_to_dict
+
+bp = Blueprint("georeport", __name__, url_prefix="/open311/v2")
+
+#: Werkzeug's ``any`` converter: anything but these suffixes falls through to a 404.
+FMT = "<any(json, xml):fmt>"
+
+
+def load_query(schema: Schema, list_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Load the query string with ``schema``; bad values raise a 400 (via the error handler)."""
+    loaded: dict[str, Any] = schema.load(query_to_dict(request.args, list_fields))
+    return loaded
+
+
+def jurisdiction_from_query() -> Jurisdiction | None:
+    """Resolve the jurisdiction of a GET call that takes no other parameters."""
+    args = load_query(JurisdictionQuery())
+    return resolve_jurisdiction(args.get("jurisdiction_id"))
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    # The feed is public; browsers of civic apps on other origins may read it (§3.36).
+    if request.method == "GET":
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+from open311.api import discovery, requests, services, tokens  # noqa: E402, F401

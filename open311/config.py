@@ -1,0 +1,116 @@
+"""Settings read once from the environment, validated, and frozen.
+
+Every knob of the gateway is an ``OPEN311_*`` environment variable. They are read when the
+app is created, converted explicitly, and a bad value stops start-up with a message naming
+the variable: a gateway that silently falls back to a default is worse than one that refuses
+to start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one gateway instance."""
+
+    database_url: str
+    max_content_length: int = 1024 * 1024
+    max_requests: int = 1000
+    window_days: int = 90
+    endpoint_type: str = "production"
+    public_url: str | None = None
+    dispatch: str = "inline"
+    contact_name: str = "myAurora 311"
+    contact_phone: str = "311 inside the city limits"
+    contact_phone_outside: str = "630-256-4636"
+    contact_email: str = "311@aurora.il.us"
+    contact_hours: str = "Operators 7 a.m.-7 p.m. Monday-Friday"
+    contact_walk_in: str = "Walk-ins at Fire Station 8, 3770 McCoy Drive"
+    key_service: str = (
+        "API keys are issued by the myAurora 311 center: e-mail 311@aurora.il.us "
+        "with the name of your application."
+    )
+
+    @property
+    def contact(self) -> str:
+        """The human contact line of the discovery document."""
+        parts = [
+            self.contact_name,
+            f"phone {self.contact_phone} or {self.contact_phone_outside}",
+            f"e-mail {self.contact_email}",
+            self.contact_hours,
+            self.contact_walk_in,
+        ]
+        return "; ".join(p for p in parts if p)
+
+
+_INT_FIELDS = {"max_content_length", "max_requests", "window_days"}
+_CHOICES = {"endpoint_type": {"production", "test"}, "dispatch": {"inline", "manual"}}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    if name in _INT_FIELDS:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"OPEN311_{name.upper()} must be an integer, got {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"OPEN311_{name.upper()} must be positive, got {value}")
+        return value
+    if raw is None:
+        return None
+    value = str(raw).strip()
+    if name in _CHOICES and value not in _CHOICES[name]:
+        allowed = ", ".join(sorted(_CHOICES[name]))
+        raise ConfigError(f"OPEN311_{name.upper()} must be one of {allowed}, got {value!r}")
+    if name == "public_url":
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigError(f"OPEN311_PUBLIC_URL must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+    if name == "database_url" and "://" not in value:
+        raise ConfigError(f"OPEN311_DATABASE_URL is not a database URL: {value!r}")
+    return value
+
+
+def default_database_url(instance_path: str) -> str:
+    """The embedded default: a SQLite file in the app's instance folder."""
+    return "sqlite:///" + str(Path(instance_path) / "open311.sqlite3")
+
+
+def load_settings(
+    instance_path: str,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from ``OPEN311_*`` variables, then apply ``overrides``.
+
+    :raises ConfigError: when a value cannot be used.
+    """
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for name in known:
+        env_name = f"OPEN311_{name.upper()}"
+        if environ.get(env_name, "") != "":
+            values[name] = _coerce(name, environ[env_name])
+    settings = Settings(
+        database_url=values.pop("database_url", default_database_url(instance_path))
+    )
+    settings = replace(settings, **values)
+    for name, raw in (overrides or {}).items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name!r}")
+        settings = replace(settings, **{name: _coerce(name, raw)})
+    return settings

@@ -1,0 +1,103 @@
+"""GeoReport error bodies for every failure, in the format the client asked for."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask, Response, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from open311.formats import render
+from schemas.errors import ErrorSchema
+
+log = logging.getLogger(__name__)
+
+_ERRORS = ErrorSchema(many=True)
+
+
+class ApiError(Exception):
+    """A failure to report to the client with ``status`` and one description per problem."""
+
+    def __init__(self, status: int, *descriptions: str) -> None:
+        super().__init__(descriptions[0] if descriptions else str(status))
+        self.status = status
+        self.descriptions = list(descriptions)
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[str]:
+    """Turn marshmallow's nested error messages into one line per problem."""
+    if isinstance(messages, str):
+        return [f"{prefix}: {messages}" if prefix else messages]
+    if isinstance(messages, list):
+        return [line for m in messages for line in flatten_messages(m, prefix)]
+    lines: list[str] = []
+    for key, value in messages.items():
+        if key == "_schema":
+            name = prefix
+        elif isinstance(key, int):
+            name = f"{prefix}[{key}]"
+        else:
+            name = f"{prefix}.{key}" if prefix else str(key)
+        lines.extend(flatten_messages(value, name))
+    return lines
+
+
+def requested_format() -> str:
+    """The format named by the URL suffix; XML when there is none (XML is mandatory)."""
+    fmt = (request.view_args or {}).get("fmt")
+    if fmt in ("json", "xml"):
+        return fmt
+    return "json" if request.path.endswith(".json") else "xml"
+
+
+def error_response(status: int, descriptions: Iterable[str]) -> Response:
+    """A GeoReport ``errors`` body with ``status`` as each error's code."""
+    items = [{"code": status, "description": d} for d in descriptions]
+    return render(requested_format(), "errors", _ERRORS.dump(items), status=status)
+
+
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.descriptions)
+
+
+def _validation_error(exc: ValidationError) -> Response:
+    return error_response(400, flatten_messages(exc.messages))
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 404:
+        description = "Not found. Resources end in .json or .xml, e.g. /open311/v2/services.xml."
+    elif status == 413:
+        description = "The request body is larger than this gateway accepts."
+    else:
+        description = exc.description or exc.name
+    response = error_response(status, [description])
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def _database_unavailable(exc: DBAPIError) -> Response:
+    log.error("database unavailable: %s", type(exc.orig).__name__)
+    response = error_response(503, ["The service is temporarily unavailable; try again shortly."])
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return error_response(500, ["Internal error; the 311 center has been notified."])
+
+
+def init_app(app: Flask) -> None:
+    """Route every error through the GeoReport error renderer."""
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,174 @@
+"""Accepting a new service request (``POST requests``)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from open311.catalogue import find_service
+from open311.clock import utcnow
+from open311.errors import ApiError, flatten_messages
+from open311.extensions import db
+from open311.jurisdictions import resolve_jurisdiction
+from open311.keys import verify_key
+from open311.models import ApiKey, Service, ServiceRequest, Token
+from schemas.inputs import DESCRIPTION_MAX, PostRequestForm, answers_schema, normalise_answers
+
+_ATTRIBUTE_KEY = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
+MAX_ATTRIBUTES = 100
+
+#: What residents are told when a service cannot hand back an id or a token at once.
+NOTICES = {
+    "batch": "Your request has been received. Use the token to look up its number.",
+    "blackbox": "Your request has been received and passed to the responsible department.",
+}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What POST answers: an id, a token, or neither, by service type."""
+
+    service_type: str
+    service_request_id: str | None
+    token: str | None
+    service_notice: str | None
+    account_id: str | None
+
+
+def split_form(form: MultiDict[str, str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Separate ``attribute[CODE]`` / ``attribute[CODE][]`` answers from plain fields.
+
+    Both spellings of a code are merged (FixMyStreet repeats ``attribute[CODE]`` where the
+    spec writes ``attribute[CODE][]``). A plain field sent twice is an error, not a guess.
+    """
+    plain: dict[str, str] = {}
+    answers: dict[str, list[str]] = {}
+    duplicated = []
+    for key in form:
+        values = form.getlist(key)
+        match = _ATTRIBUTE_KEY.match(key)
+        if match:
+            answers.setdefault(match[1], []).extend(values)
+        elif len(values) > 1 and len(set(values)) > 1:
+            duplicated.append(key)
+        else:
+            plain[key] = values[0]
+    if duplicated:
+        raise ApiError(
+            400, *(f"{k}: sent more than once with different values." for k in duplicated)
+        )
+    if len(answers) > MAX_ATTRIBUTES:
+        raise ApiError(400, f"Too many attributes: at most {MAX_ATTRIBUTES} are accepted.")
+    return plain, answers
+
+
+def check_answers(service: Service, submitted: dict[str, list[str]]) -> dict[str, Any]:
+    """Validate attribute answers against the service definition; returns what to store."""
+    data, problems = normalise_answers(service.attributes, submitted)
+    try:
+        stored: dict[str, Any] = answers_schema(service.attributes).load(
+            {k: v for k, v in data.items() if k not in problems}
+        )
+    except ValidationError as exc:
+        problems.update(exc.messages)  # type: ignore[arg-type]
+        stored = {}
+    known = {a["code"] for a in service.attributes}
+    for code, value in data.items():
+        if code in known:
+            continue
+        texts = value if isinstance(value, list) else [value]
+        if any(
+            len(t) > DESCRIPTION_MAX or re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", t) for t in texts
+        ):
+            problems[code] = ["Value too long or contains control characters."]
+        else:
+            stored[code] = value  # kept as sent: unknown codes are not an error (§3.11)
+    if problems:
+        raise ApiError(
+            400,
+            *(
+                _answer_line(code, line)
+                for code, messages in problems.items()
+                for line in flatten_messages(messages)
+            ),
+        )
+    return stored
+
+
+def _answer_line(code: str, line: str) -> str:
+    # Messages either start with the code ("REQ1 required: ..."), with a list index, or bare.
+    if line.startswith(code + " ") or line.startswith(code + ":"):
+        return f"attribute[{code}]{line[len(code) :]}"
+    if line.startswith("["):
+        return f"attribute[{code}]{line}"
+    return f"attribute[{code}]: {line}"
+
+
+def submit(form: MultiDict[str, str], api_key_override: str | None = None) -> Receipt:
+    """Validate and store one request, committed before any back end is contacted.
+
+    :raises ApiError: 403 for a bad key, 400/404 for bad input; nothing is stored then.
+    """
+    plain, submitted = split_form(form)
+    key = verify_key(api_key_override or plain.get("api_key"))
+    if key is None:
+        raise ApiError(403, "A valid api_key is required to submit requests.")
+    fields: dict[str, Any] = PostRequestForm().load(plain)
+    jurisdiction = resolve_jurisdiction(fields.get("jurisdiction_id"))
+    service = find_service(jurisdiction, fields["service_code"], active_only=True)
+    answers = check_answers(service, submitted)
+    return _store(service, key, fields, answers)
+
+
+def _store(
+    service: Service, key: ApiKey, fields: dict[str, Any], answers: dict[str, Any]
+) -> Receipt:
+    now = utcnow()
+    row = ServiceRequest(
+        jurisdiction_pk=service.jurisdiction_pk,
+        service=service,
+        status="open",
+        description=fields.get("description"),
+        requested_datetime=now,
+        updated_datetime=now,
+        address=fields.get("address_string"),
+        address_id=fields.get("address_id"),
+        lat=fields.get("lat"),
+        long=fields.get("long"),
+        media_url=fields.get("media_url"),
+        attributes=answers,
+        channel=fields.get("channel"),
+        email=fields.get("email"),
+        phone=fields.get("phone"),
+        first_name=fields.get("first_name"),
+        last_name=fields.get("last_name"),
+        device_id=fields.get("device_id"),
+        account_id=fields.get("account_id"),
+        api_key_pk=key.id,
+    )
+    key.last_used_at = now
+    try:
+        db.session.add(row)
+        db.session.flush()
+        # Our id is assigned at once, in the same transaction: the gateway is the record.
+        row.service_request_id = str(row.id)
+        token = None
+        if service.type == "batch":
+            token = Token(token=secrets.token_urlsafe(16), request=row, created_at=now)
+            db.session.add(token)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return Receipt(
+        service_type=service.type,
+        service_request_id=row.service_request_id,
+        token=token.token if token else None,
+        service_notice=NOTICES.get(service.type),
+        account_id=row.account_id,
+    )

@@ -1,0 +1,55 @@
+"""Column types that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import DateTime, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC.
+
+    SQLite has no time zones and hands back naive values; normalising on the way in and
+    re-attaching UTC on the way out gives the same aware datetimes on both databases, and
+    keeps string comparison on SQLite in chronological order.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class PointGeometry(TypeDecorator[Any]):
+    """A WGS84 point: a PostGIS geometry on PostgreSQL, plain text elsewhere.
+
+    The embedded SQLite default cannot load SpatiaLite on this Python, so spatial work there is
+    done in process with shapely; the column only has to exist so that one migration history
+    serves both databases.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Geometry("POINT", srid=4326, spatial_index=False))
+        return dialect.type_descriptor(Text())

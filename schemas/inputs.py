@@ -1,0 +1,228 @@
+"""Inbound data: the POST form, query strings, and attribute answers."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from schemas.fields import W3CDateTime, parse_w3c_datetime
+from schemas.services import LIST_DATATYPES
+
+CHANNELS = ("phone", "web", "app", "walk-in", "email")
+STATUSES = ("open", "closed")
+DESCRIPTION_MAX = 4000
+
+# XML 1.0 cannot carry these; refusing them at the door keeps every stored text renderable.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _printable(value: str) -> None:
+    if _CONTROL.search(value):
+        raise ValidationError("Contains control characters.")
+
+
+def _one_line(value: str) -> None:
+    _printable(value)
+    if "\n" in value or "\r" in value:
+        raise ValidationError("Must be a single line of text.")
+
+
+def Text(max_length: int = 200, *, one_line: bool = True, **kwargs: Any) -> fields.String:
+    """A text field of bounded length with no control characters."""
+    checks = [validate.Length(max=max_length), _one_line if one_line else _printable]
+    return fields.String(validate=checks, **kwargs)
+
+
+def _blank_to_missing(data: Any) -> Any:
+    # The spec's optional-argument rule: "x=" means the same as not sending x at all.
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if not (isinstance(v, str) and v.strip() == "")}
+    return data
+
+
+class PostRequestForm(Schema):
+    """The fields of ``POST requests`` other than ``attribute[...]``."""
+
+    class Meta:
+        unknown = RAISE
+
+    jurisdiction_id = Text()
+    api_key = Text()
+    service_code = Text(required=True)
+    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)
+    long = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
+    address_string = Text(1000)
+    address_id = Text()
+    email = fields.Email(validate=validate.Length(max=320))
+    device_id = Text()
+    account_id = Text()
+    first_name = Text()
+    last_name = Text()
+    phone = Text(50)
+    description = Text(DESCRIPTION_MAX, one_line=False)
+    media_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+
+    @pre_load
+    def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
+        return _blank_to_missing(data)
+
+    @validates_schema
+    def _location(self, data: dict[str, Any], **kwargs: Any) -> None:
+        has_lat, has_long = "lat" in data, "long" in data
+        if has_lat != has_long:
+            missing = "long" if has_lat else "lat"
+            raise ValidationError(f"lat and long must be sent together; {missing} is missing.")
+        if not (has_lat or data.get("address_string") or data.get("address_id")):
+            raise ValidationError(
+                "A location is required: lat and long, address_string, or address_id."
+            )
+
+
+class JurisdictionQuery(Schema):
+    """Query string of the GET methods that take only ``jurisdiction_id``."""
+
+    class Meta:
+        unknown = RAISE
+
+    jurisdiction_id = Text()
+    # Clients copy the POST habit of sending their key; GET ignores it (spec: no key on GET).
+    api_key = fields.String(load_only=True)
+
+    @pre_load
+    def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
+        return _blank_to_missing(data)
+
+
+def CommaList(inner: fields.Field) -> fields.List:
+    """A list given as repeated parameters, comma lists, or both."""
+    return fields.List(inner, validate=validate.Length(max=1000))
+
+
+class RequestsQuery(JurisdictionQuery):
+    """Query string of ``GET requests``."""
+
+    service_request_id = CommaList(Text())
+    service_code = CommaList(Text())
+    status = CommaList(fields.String(validate=validate.OneOf(STATUSES)))
+    start_date = W3CDateTime()
+    end_date = W3CDateTime()
+
+    LIST_FIELDS = ("service_request_id", "service_code", "status")
+
+    @pre_load
+    def _split_lists(self, data: Any, **kwargs: Any) -> Any:
+        for name in self.LIST_FIELDS:
+            if name in data:
+                items = [part.strip() for part in data[name].split(",")]
+                items = [item for item in items if item]
+                if items:
+                    data[name] = items
+                else:
+                    del data[name]
+        return data
+
+
+def query_to_dict(args: Any, list_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Flatten a query MultiDict; list fields join repeated parameters with commas."""
+    out: dict[str, Any] = {}
+    for key in args:
+        values = args.getlist(key)
+        out[key] = ",".join(values) if key in list_fields else values[-1]
+    return out
+
+
+# -- attribute answers -------------------------------------------------------------------------
+
+
+def _is_number(value: str) -> None:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise ValidationError(f"{value!r} is not a finite number.")
+
+
+def _is_datetime(value: str) -> None:
+    try:
+        parse_w3c_datetime(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _answer_field(attribute: dict[str, Any]) -> fields.Field:
+    code = attribute["code"]
+    required = bool(attribute.get("required"))
+    messages = {"required": f"{code} required: {attribute.get('description') or code}"}
+    datatype = attribute["datatype"]
+    if datatype in LIST_DATATYPES:
+        keys = [v["key"] for v in attribute.get("values", [])]
+        choice = fields.String(validate=validate.OneOf(keys))
+        if datatype == "multivaluelist":
+            return fields.List(choice, required=required, error_messages=messages)
+        choice = fields.String(
+            validate=validate.OneOf(keys), required=required, error_messages=messages
+        )
+        return choice
+    checks: list[Any] = [validate.Length(max=DESCRIPTION_MAX)]
+    checks.append(
+        {"string": _one_line, "text": _printable, "number": _is_number, "datetime": _is_datetime}[
+            datatype
+        ]
+    )
+    return fields.String(validate=checks, required=required, error_messages=messages)
+
+
+def answers_schema(attributes: list[dict[str, Any]]) -> Schema:
+    """A schema that validates ``attribute[...]`` answers against a service definition.
+
+    Only ``variable`` attributes take answers; codes the definition does not know are kept as
+    sent (spec ambiguity §3.11) but still checked for control characters.
+    """
+    variable = [a for a in attributes if a.get("variable", True)]
+    spec = {a["code"]: _answer_field(a) for a in variable}
+    schema_class = Schema.from_dict(spec, name="AttributeAnswers")
+    return schema_class(unknown=EXCLUDE)
+
+
+def normalise_answers(
+    attributes: list[dict[str, Any]], submitted: dict[str, list[str]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Shape raw ``attribute[...]`` values for :func:`answers_schema` and spot misuse.
+
+    Returns the data to load and a mapping of code to error messages found before loading
+    (several values for a single-value attribute).
+    """
+    by_code = {a["code"]: a for a in attributes}
+    data: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for code, raw_values in submitted.items():
+        values = list(dict.fromkeys(v.strip() for v in raw_values if v.strip()))
+        if not values:
+            continue  # an empty answer to an optional attribute is no answer (§3.11)
+        definition = by_code.get(code)
+        if definition is not None and not definition.get("variable", True):
+            continue  # informational attributes take no input (§3.12)
+        if definition is not None and definition["datatype"] == "multivaluelist":
+            data[code] = values
+        elif len(values) > 1:
+            if definition is None:
+                data[code] = values
+            else:
+                errors[code] = [f"{code} takes a single value, got {len(values)}."]
+        else:
+            data[code] = values[0]
+    return data, errors

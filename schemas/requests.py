@@ -1,0 +1,55 @@
+"""Service requests as published, and the receipts of POST and token look-ups."""
+
+from marshmallow import Schema, fields
+
+from schemas.fields import W3CDateTime
+
+
+class ServiceRequestSchema(Schema):
+    """The 17 public fields of a request, in the spec's order.
+
+    Contact details of the reporter are deliberately absent: this schema is the only way a
+    request leaves the gateway publicly.
+    """
+
+    service_request_id = fields.String()
+    status = fields.String()
+    status_notes = fields.String(allow_none=True)
+    service_name = fields.String()
+    service_code = fields.String()
+    description = fields.String(allow_none=True)
+    agency_responsible = fields.String(allow_none=True)
+    service_notice = fields.String(allow_none=True)
+    requested_datetime = W3CDateTime()
+    updated_datetime = W3CDateTime()
+    expected_datetime = W3CDateTime(allow_none=True)
+    address = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+    zipcode = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    media_url = fields.String(allow_none=True)
+
+
+class ReceiptSchema(Schema):
+    """The answer to ``POST requests``; which fields appear depends on the service type."""
+
+    service_request_id = fields.String()
+    token = fields.String()
+    service_notice = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+
+
+#: Fields of the POST answer by service type: an id, a token, or neither (spec §1.13).
+RECEIPT_FIELDS = {
+    "realtime": ("service_request_id", "service_notice", "account_id"),
+    "batch": ("token", "service_notice", "account_id"),
+    "blackbox": ("service_notice", "account_id"),
+}
+
+
+class TokenSchema(Schema):
+    """``GET tokens/{token}``: the id appears only once the back end has accepted it."""
+
+    service_request_id = fields.String()
+    token = fields.String()
