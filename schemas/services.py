@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_dump
+from marshmallow import Schema, fields, post_dump, pre_dump
 
 LIST_DATATYPES = frozenset({"singlevaluelist", "multivaluelist"})
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -41,6 +41,11 @@ class AttributeSchema(Schema):
     order = fields.Integer()
     description = fields.String(allow_none=True)
     values = fields.List(fields.Nested(ValueSchema))
+
+    @pre_dump
+    def _values_key(self, attribute: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # A dict without "values" would otherwise dump its own .values method.
+        return {**attribute, "values": attribute.get("values") or []}
 
     @post_dump
     def _values_only_for_lists(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

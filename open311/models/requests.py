@@ -35,6 +35,7 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         Index("ix_service_requests_requested", "requested_datetime", "id"),
         Index("ix_service_requests_updated", "updated_datetime", "id"),
+        Index("ix_service_requests_location", "location", postgresql_using="gist"),
     )
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
 

@@ -131,13 +131,9 @@ def upgrade():
         "ix_service_requests_requested", "service_requests", ["requested_datetime", "id"]
     )
     op.create_index("ix_service_requests_updated", "service_requests", ["updated_datetime", "id"])
-    if postgres:
-        op.create_index(
-            "ix_service_requests_location",
-            "service_requests",
-            ["location"],
-            postgresql_using="gist",
-        )
+    op.create_index(
+        "ix_service_requests_location", "service_requests", ["location"], postgresql_using="gist"
+    )
     op.create_table(
         "tokens",
         sa.Column("id", sa.Integer(), nullable=False),

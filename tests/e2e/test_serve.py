@@ -1,0 +1,130 @@
+"""The console script end to end: migrate, import, make a key, serve with gunicorn, use it.
+
+This is the README's first command as a user meets it, on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+from tests.conftest import throwaway_postgres_database
+from tests.helpers import ROOT, REQUEST_FIELDS, spark_document
+
+OPEN311 = str(Path(sys.executable).with_name("open311"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [OPEN311, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e')}/gateway.sqlite3"
+    else:
+        with throwaway_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def gateway(database_url: str) -> Iterator[tuple[str, str]]:
+    """A served gateway with Aurora's catalogue; yields (base URL, API key)."""
+    env = {**os.environ, "OPEN311_DATABASE_URL": database_url}
+    run(env, "db", "upgrade")
+    run(env, "services", "import", str(ROOT / "fixtures" / "aurora-catalogue.yaml"))
+    key = run(env, "keys", "create", "--name", "e2e").strip().splitlines()[-1]
+    port = free_port()
+    server = subprocess.Popen(
+        [OPEN311, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/open311/v2"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/discovery.json", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base, key
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    # The access log must never carry the form body or the key.
+    assert key not in output
+    assert "resident@example.org" not in output
+
+
+def test_post_then_read_back_identically_in_json_and_xml(gateway):
+    base, key = gateway
+    form = {
+        "api_key": key,
+        "service_code": "DEAD_ANIMAL",
+        "lat": "41.7606",
+        "long": "-88.3201",
+        "address_string": "44 E Downer Pl, Aurora, IL",
+        "description": "Dead raccoon in the street, by the curb",
+        "attribute[ANIMAL]": "raccoon",
+        "email": "resident@example.org",
+        "phone": "630-555-0101",
+        "channel": "phone",
+    }
+    created = requests.post(f"{base}/requests.json", data=form, timeout=10)
+    assert created.status_code == 200, created.text
+    request_id = created.json()[0]["service_request_id"]
+
+    as_json = requests.get(f"{base}/requests/{request_id}.json", timeout=10)
+    as_xml = requests.get(f"{base}/requests/{request_id}.xml", timeout=10)
+    assert as_xml.headers["Content-Type"] == "text/xml; charset=utf-8"
+    record = as_json.json()[0]
+    assert list(record) == list(REQUEST_FIELDS)
+    assert spark_document(as_xml.content) == as_json.json()
+    assert record["description"] == form["description"]
+    assert record["address"] == form["address_string"]
+    assert (record["lat"], record["long"]) == (41.7606, -88.3201)
+    assert record["service_name"] == "Dead animal in the street"
+    for body in (as_json.text, as_xml.text):
+        assert "resident@example.org" not in body and "630-555-0101" not in body
+
+    listed = requests.get(f"{base}/requests.xml", timeout=10)
+    ids = [r.findtext("service_request_id") for r in etree.fromstring(listed.content)]
+    assert request_id in ids
+    discovery = json.loads(requests.get(f"{base}/discovery.json", timeout=10).content)
+    assert discovery["endpoints"][0]["url"] == base
+
+
+def test_batch_service_token_resolves(gateway):
+    base, key = gateway
+    form = {"api_key": key, "service_code": "LEAD_LINE", "address_string": "1 Main St", "attribute[OWNER]": "owner"}
+    receipt = requests.post(f"{base}/requests.json", data=form, timeout=10).json()[0]
+    assert "service_request_id" not in receipt
+    token = receipt["token"]
+    looked_up = requests.get(f"{base}/tokens/{token}.json", timeout=10).json()[0]
+    assert looked_up["token"] == token
+    assert requests.get(f"{base}/requests/{looked_up['service_request_id']}.json", timeout=10).ok

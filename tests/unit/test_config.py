@@ -1,0 +1,50 @@
+"""Settings are read once and fail loudly on bad values."""
+
+import pytest
+
+from open311.config import ConfigError, load_settings
+
+
+def test_defaults_use_embedded_sqlite(tmp_path):
+    settings = load_settings(str(tmp_path), environ={})
+    assert settings.database_url == f"sqlite:///{tmp_path}/open311.sqlite3"
+    assert settings.max_requests == 1000 and settings.window_days == 90
+    assert "630-256-4636" in settings.contact
+
+
+def test_environment_is_read(tmp_path):
+    settings = load_settings(
+        str(tmp_path),
+        environ={
+            "OPEN311_DATABASE_URL": "postgresql://db/open311",
+            "OPEN311_MAX_REQUESTS": "50",
+            "OPEN311_ENDPOINT_TYPE": "test",
+            "OPEN311_PUBLIC_URL": "https://311.aurora-il.org/",
+        },
+    )
+    assert settings.database_url == "postgresql://db/open311"
+    assert settings.max_requests == 50
+    assert settings.endpoint_type == "test"
+    assert settings.public_url == "https://311.aurora-il.org"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("OPEN311_MAX_REQUESTS", "lots", "must be an integer"),
+        ("OPEN311_WINDOW_DAYS", "0", "must be positive"),
+        ("OPEN311_ENDPOINT_TYPE", "staging", "must be one of"),
+        ("OPEN311_DISPATCH", "later", "must be one of"),
+        ("OPEN311_PUBLIC_URL", "ftp://x", "http"),
+        ("OPEN311_DATABASE_URL", "open311.db", "not a database URL"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path, name, value, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(str(tmp_path), environ={name: value})
+    assert name in str(info.value)
+
+
+def test_unknown_override_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(str(tmp_path), environ={}, overrides={"colour": "blue"})
