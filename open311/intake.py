@@ -17,7 +17,13 @@ from open311.extensions import db
 from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
 from open311.models import ApiKey, Service, ServiceRequest, Token
-from schemas.inputs import DESCRIPTION_MAX, PostRequestForm, answers_schema, normalise_answers
+from schemas.inputs import (
+    DESCRIPTION_MAX,
+    PostRequestForm,
+    answers_schema,
+    normalise_answers,
+    text_problem,
+)
 
 _ATTRIBUTE_KEY = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 MAX_ATTRIBUTES = 100
@@ -53,7 +59,10 @@ def split_form(form: MultiDict[str, str]) -> tuple[dict[str, str], dict[str, lis
         values = form.getlist(key)
         match = _ATTRIBUTE_KEY.match(key)
         if match:
-            answers.setdefault(match[1], []).extend(values)
+            code = match[1]
+            if text_problem(code) or len(code) > 100:
+                raise ApiError(400, f"{key!r}: not a valid attribute code.")
+            answers.setdefault(code, []).extend(values)
         elif len(values) > 1 and len(set(values)) > 1:
             duplicated.append(key)
         else:
@@ -82,10 +91,11 @@ def check_answers(service: Service, submitted: dict[str, list[str]]) -> dict[str
         if code in known:
             continue
         texts = value if isinstance(value, list) else [value]
-        if any(
-            len(t) > DESCRIPTION_MAX or re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", t) for t in texts
-        ):
-            problems[code] = ["Value too long or contains control characters."]
+        found = [p for p in map(text_problem, texts) if p]
+        if any(len(t) > DESCRIPTION_MAX for t in texts):
+            found.append(f"Longer than maximum length {DESCRIPTION_MAX}.")
+        if found:
+            problems[code] = found
         else:
             stored[code] = value  # kept as sent: unknown codes are not an error (§3.11)
     if problems:

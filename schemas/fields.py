@@ -30,7 +30,10 @@ def parse_w3c_datetime(text: str, *, allow_date_only: bool = True) -> datetime:
     if match["time"] is None:
         if not allow_date_only:
             raise ValueError(f"{text!r} has no time; give e.g. {text.strip()}T00:00:00Z")
-        return datetime.fromisoformat(match["date"]).replace(tzinfo=UTC)
+        try:
+            return datetime.fromisoformat(match["date"]).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a valid date: {exc}") from None
     if match["tz"] is None:
         raise ValueError(f"{text!r} has no time zone; add Z or an offset such as -06:00")
     # An unescaped "+" in a query string arrives as a space; read it as the "+" it was.

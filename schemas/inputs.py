@@ -28,9 +28,20 @@ DESCRIPTION_MAX = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _printable(value: str) -> None:
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or ``None`` when it can."""
+    if "\ufffd" in value:
+        # Werkzeug decodes bad bytes to U+FFFD; storing that would corrupt what was sent.
+        return "Is not valid UTF-8 text."
     if _CONTROL.search(value):
-        raise ValidationError("Contains control characters.")
+        return "Contains control characters."
+    return None
+
+
+def _printable(value: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def _one_line(value: str) -> None:
@@ -65,14 +76,16 @@ class PostRequestForm(Schema):
     long = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
     address_string = Text(1000)
     address_id = Text()
-    email = fields.Email(validate=validate.Length(max=320))
+    email = fields.Email(validate=[validate.Length(max=320), _one_line])
     device_id = Text()
     account_id = Text()
     first_name = Text()
     last_name = Text()
     phone = Text(50)
     description = Text(DESCRIPTION_MAX, one_line=False)
-    media_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000))
+    media_url = fields.Url(
+        schemes={"http", "https"}, validate=[validate.Length(max=2000), _one_line]
+    )
     channel = fields.String(validate=validate.OneOf(CHANNELS))
 
     @pre_load

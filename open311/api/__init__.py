@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Response, request
 from marshmallow import Schema
 
+from open311.errors import ApiError
 from open311.jurisdictions import resolve_jurisdiction
 from open311.models import Jurisdiction
 from schemas.inputs import JurisdictionQuery, query_to_dict
@@ -27,6 +29,26 @@ def jurisdiction_from_query() -> Jurisdiction | None:
     """Resolve the jurisdiction of a GET call that takes no other parameters."""
     args = load_query(JurisdictionQuery())
     return resolve_jurisdiction(args.get("jurisdiction_id"))
+
+
+def _is_utf8(encoded: bytes) -> bool:
+    try:
+        unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@bp.before_request
+def _require_utf8() -> None:
+    # Werkzeug keeps undecodable %XX sequences as literal text; storing that would silently
+    # change what the resident wrote, so refuse it instead (spec: inbound text is UTF-8).
+    if not _is_utf8(request.query_string):
+        raise ApiError(400, "The query string is not valid percent-encoded UTF-8.")
+    if request.mimetype == "application/x-www-form-urlencoded" and not _is_utf8(
+        request.get_data(cache=True)
+    ):
+        raise ApiError(400, "The form body is not valid percent-encoded UTF-8.")
 
 
 @bp.after_request

@@ -71,8 +71,12 @@ def test_e04_multi_mode_requires_jurisdiction(client, multi_catalogue):
 def test_multi_mode_keeps_jurisdictions_apart(client, multi_catalogue, api_key):
     response = client.post(
         f"{B}/requests.json",
-        data={"api_key": api_key, "jurisdiction_id": "naperville.il.us", "service_code": "S0",
-              "address_string": "400 S Eagle St"},
+        data={
+            "api_key": api_key,
+            "jurisdiction_id": "naperville.il.us",
+            "service_code": "S0",
+            "address_string": "400 S Eagle St",
+        },
     )
     new_id = json_ok(response)[0]["service_request_id"]
     naperville = json_ok(client.get(f"{B}/requests.json?jurisdiction_id=naperville.il.us"))

@@ -547,6 +547,8 @@ def test_r11_unknown_service_request_id_is_absent_not_404(client, seed):
     [
         "not-a-date",
         "2026-02-30T00:00:00Z",
+        "2026-02-30",
+        "2026-13-01",
         "2026-01-01T25:00:00Z",
         "01/02/2026",
         "1767225600",

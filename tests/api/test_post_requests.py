@@ -6,6 +6,7 @@ through the models to prove what was (or was not) written.
 
 from __future__ import annotations
 
+import copy
 from io import BytesIO
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
+from open311.catalogue import import_catalogue
 from open311.extensions import db
 from open311.models import ApiKey, Jurisdiction, ServiceRequest
 from tests.helpers import REQUEST_FIELDS, error_descriptions, json_ok, xml_ok
@@ -226,6 +228,16 @@ def test_p06_unknown_service_code_is_404(client, catalogue, api_key, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_p06_retired_service_takes_no_requests(client, catalogue, api_key, fmt):
+    new_id(post(client, fmt, api_key, **P01), fmt)
+    reduced = copy.deepcopy(catalogue)
+    reduced["services"] = [s for s in reduced["services"] if s["service_code"] != "S0"]
+    import_catalogue(reduced)
+    error_ok(post(client, fmt, api_key, **P01), 404, fmt)
+    assert count_stored() == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_p07_no_location_is_400(client, catalogue, api_key, fmt):
     error_ok(post(client, fmt, api_key, service_code="S0", description="x"), 400, fmt)
     blanks = {"lat": "", "long": "", "address_string": "", "address_id": " "}
@@ -412,7 +424,7 @@ def test_p17_description_over_4000_characters_is_400(client, catalogue, api_key,
     assert count_stored() == 0
 
 
-@pytest.mark.parametrize("char", ["d", "ü", "✓"])
+@pytest.mark.parametrize("char", ["d", "ü", "✓", "😀"])
 def test_p17_description_of_4000_characters_round_trips(client, catalogue, api_key, char):
     text = (char * 3999) + "."
     service_request_id = new_id(
@@ -789,3 +801,31 @@ def test_bad_input_file_upload_is_400(client, catalogue, api_key, fmt):
     )
     error_ok(response, 400, fmt)
     assert count_stored() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\ufffe"], ids=["nul", "bel", "ufffe"])
+def test_bad_input_control_characters_in_media_url_are_400(client, catalogue, api_key, fmt, char):
+    url = f"https://example.org/a{char}b.jpg"
+    descriptions = error_ok(post(client, fmt, api_key, **P01, media_url=url), 400, fmt)
+    assert any("media_url" in d for d in descriptions), descriptions
+    assert count_stored() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_bad_input_too_many_attributes_is_400(client, catalogue, api_key, fmt):
+    extra = {f"attribute[X{n}]": "v" for n in range(101)}
+    error_ok(post(client, fmt, api_key, **S1_OK, **extra), 400, fmt)
+    assert count_stored() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_p24_bad_media_url_cannot_break_the_xml_feed(client, catalogue, api_key, fmt):
+    good = new_id(post(client, fmt, api_key, **P01), fmt)
+    post(client, fmt, api_key, **P01, media_url="https://example.org/a\x07b.jpg")
+    for url in (f"{BASE}/requests.xml", f"{BASE}/requests/{good}.xml"):
+        root = xml_ok(client.get(url))
+        assert good in [r.findtext("service_request_id") for r in root]
+    for row in stored():
+        if row.service_request_id != good:
+            assert xml_ok(client.get(f"{BASE}/requests/{row.service_request_id}.xml"))

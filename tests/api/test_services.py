@@ -5,7 +5,15 @@ import json
 from tests.helpers import error_descriptions, json_ok, spark_document, validate_against, xml_ok
 
 B = "/open311/v2"
-SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type", "keywords", "group")
+SERVICE_FIELDS = (
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+)
 
 
 def test_s01_service_list_xml(client, catalogue):
@@ -78,12 +86,27 @@ def test_f03_attribute_fields(client, catalogue):
     body = json_ok(client.get(f"{B}/services/S1.json"))
     datatypes = set()
     for attribute in body["attributes"]:
-        for key in ("variable", "code", "datatype", "required", "datatype_description", "order", "description"):
+        for key in (
+            "variable",
+            "code",
+            "datatype",
+            "required",
+            "datatype_description",
+            "order",
+            "description",
+        ):
             assert key in attribute
         assert isinstance(attribute["variable"], bool)
         assert isinstance(attribute["required"], bool)
         datatypes.add(attribute["datatype"])
-    assert datatypes == {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
+    assert datatypes == {
+        "string",
+        "number",
+        "datetime",
+        "text",
+        "singlevaluelist",
+        "multivaluelist",
+    }
     root = xml_ok(client.get(f"{B}/services/S1.xml"))
     for attribute in root.find("attributes"):
         assert attribute.findtext("variable") in ("true", "false")

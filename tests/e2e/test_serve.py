@@ -121,7 +121,12 @@ def test_post_then_read_back_identically_in_json_and_xml(gateway):
 
 def test_batch_service_token_resolves(gateway):
     base, key = gateway
-    form = {"api_key": key, "service_code": "LEAD_LINE", "address_string": "1 Main St", "attribute[OWNER]": "owner"}
+    form = {
+        "api_key": key,
+        "service_code": "LEAD_LINE",
+        "address_string": "1 Main St",
+        "attribute[OWNER]": "owner",
+    }
     receipt = requests.post(f"{base}/requests.json", data=form, timeout=10).json()[0]
     assert "service_request_id" not in receipt
     token = receipt["token"]

@@ -30,7 +30,10 @@ def test_services_import_then_reimport_changes_nothing(app, tmp_path):
     second = runner.invoke(args=["services", "import", str(path)])
     assert second.exit_code == 0
     assert "catalogue unchanged (4 services)" in second.output
-    assert dict(db.session.execute(sa.select(Service.service_code, Service.updated_at)).all()) == stamps
+    assert (
+        dict(db.session.execute(sa.select(Service.service_code, Service.updated_at)).all())
+        == stamps
+    )
 
 
 def test_services_import_json_updates_changed_entries(app, tmp_path):
@@ -44,15 +47,17 @@ def test_services_import_json_updates_changed_entries(app, tmp_path):
     result = runner.invoke(args=["services", "import", str(path)])
     assert result.exit_code == 0
     assert "updated: aurora-il.org/S0" in result.output
-    assert db.session.scalar(sa.select(Service.service_name).where(Service.service_code == "S0")) == (
-        "Pothole in the street"
-    )
+    assert db.session.scalar(
+        sa.select(Service.service_name).where(Service.service_code == "S0")
+    ) == ("Pothole in the street")
 
 
 def test_bad_catalogue_is_refused_whole(app, tmp_path):
     data = copy.deepcopy(TEST_CATALOGUE)
     data["services"][3]["type"] = "sometimes"
-    result = app.test_cli_runner().invoke(args=["services", "import", str(write_catalogue(tmp_path, data))])
+    result = app.test_cli_runner().invoke(
+        args=["services", "import", str(write_catalogue(tmp_path, data))]
+    )
     assert result.exit_code == 1
     assert "nothing was loaded" in result.output
     assert "services[3] (service_code 'SX').type: Must be one of" in result.output
@@ -69,7 +74,9 @@ def test_keys_create_prints_key_last_and_stores_only_a_hash(app, client, tmp_pat
     stored = db.session.scalars(sa.select(ApiKey)).one()
     assert stored.name == "Aurora app"
     assert key not in (stored.key_hash, stored.prefix)
-    response = client.post(f"{B}/requests.json", data={"api_key": key, "service_code": "S0", "address_id": "A-1"})
+    response = client.post(
+        f"{B}/requests.json", data={"api_key": key, "service_code": "S0", "address_id": "A-1"}
+    )
     json_ok(response)
 
 
@@ -77,7 +84,9 @@ def test_requests_close(app, catalogue, seed):
     from open311.clock import utcnow
 
     row = seed(utcnow())
-    result = app.test_cli_runner().invoke(args=["requests", "close", row.service_request_id, "--notes", "Filled"])
+    result = app.test_cli_runner().invoke(
+        args=["requests", "close", row.service_request_id, "--notes", "Filled"]
+    )
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     closed = db.session.get(ServiceRequest, row.id)

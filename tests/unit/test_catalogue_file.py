@@ -26,7 +26,14 @@ def test_test_catalogue_is_valid():
 def test_aurora_fixture_is_valid_and_covers_every_datatype():
     data = validate_catalogue(read_catalogue_file(ROOT / "fixtures" / "aurora-catalogue.yaml"))
     datatypes = {a["datatype"] for s in data["services"] for a in s["attributes"]}
-    assert datatypes == {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
+    assert datatypes == {
+        "string",
+        "number",
+        "datetime",
+        "text",
+        "singlevaluelist",
+        "multivaluelist",
+    }
     assert {s["type"] for s in data["services"]} == {"realtime", "batch", "blackbox"}
     assert [j["jurisdiction_id"] for j in data["jurisdictions"]] == ["aurora-il.org"]
 
@@ -41,19 +48,26 @@ def test_bad_datatype_names_entry_and_field():
 def test_numeric_code_must_be_quoted():
     data = copy.deepcopy(TEST_CATALOGUE)
     data["services"][0]["service_code"] = 1
-    assert problems(data) == ["services[0] (service_code 1).service_code: Must be a string; quote it in the file."]
+    assert problems(data) == [
+        "services[0] (service_code 1).service_code: Must be a string; quote it in the file."
+    ]
 
 
 def test_unknown_field_is_refused():
     data = copy.deepcopy(TEST_CATALOGUE)
     data["services"][0]["metadata"] = True
-    assert any("services[0] (service_code 'S0').metadata: Unknown field" in p for p in problems(data))
+    assert any(
+        "services[0] (service_code 'S0').metadata: Unknown field" in p for p in problems(data)
+    )
 
 
 def test_list_attribute_needs_values_and_unique_keys():
     data = copy.deepcopy(TEST_CATALOGUE)
     data["services"][1]["attributes"][1]["values"] = []
-    data["services"][1]["attributes"][2]["values"] = [{"key": "x", "name": "1"}, {"key": "x", "name": "2"}]
+    data["services"][1]["attributes"][2]["values"] = [
+        {"key": "x", "name": "1"},
+        {"key": "x", "name": "2"},
+    ]
     found = problems(data)
     assert any("attributes[1].values" in p for p in found)
     assert any("attributes[2].values" in p and "unique" in p for p in found)

@@ -25,7 +25,14 @@ def test_accepted_forms(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-01-31T08:00:00", "31/01/2026", "not-a-date", "2026-02-30T00:00:00Z", "2026-01-31T25:00:00Z", ""],
+    [
+        "2026-01-31T08:00:00",
+        "31/01/2026",
+        "not-a-date",
+        "2026-02-30T00:00:00Z",
+        "2026-01-31T25:00:00Z",
+        "",
+    ],
 )
 def test_refused_forms(text):
     with pytest.raises(ValueError, match="2026|W3C|valid|zone"):

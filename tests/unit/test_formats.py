@@ -8,10 +8,10 @@ from tests.helpers import spark_document
 
 
 def test_xml_declaration_and_escaping():
-    body = to_xml("errors", [{"code": 400, "description": "a<b & c ]]> \"q\""}])
+    body = to_xml("errors", [{"code": 400, "description": 'a<b & c ]]> "q"'}])
     assert body.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<errors>')
     root = etree.fromstring(body)
-    assert root.findtext("error/description") == "a<b & c ]]> \"q\""
+    assert root.findtext("error/description") == 'a<b & c ]]> "q"'
 
 
 def test_booleans_none_and_empty_lists():
