@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("OPEN311_SHARED_DIR", ROOT.parent / "shared"))
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 REQUEST_FIELDS = (
@@ -130,13 +131,15 @@ def error_descriptions(response: Any) -> list[str]:
     """The descriptions of a GeoReport error body in either format, checked for shape."""
     if response.headers["Content-Type"].startswith("application/json"):
         body = json.loads(response.data)
-        assert isinstance(body, list) and body
+        assert isinstance(body, list)
+        assert body
         for item in body:
             assert item["code"] == response.status_code
             assert isinstance(item["description"], str)
         return [item["description"] for item in body]
     root = etree.fromstring(response.data)
-    assert root.tag == "errors" and len(root)
+    assert root.tag == "errors"
+    assert len(root)
     for error in root:
         assert error.tag == "error"
         assert error.findtext("code") == str(response.status_code)

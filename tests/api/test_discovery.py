@@ -20,7 +20,8 @@ def test_d02_discovery_json(client, catalogue):
     body = json_ok(client.get(f"{B}/discovery.json"))
     assert isinstance(body, dict)
     assert {"changeset", "contact", "key_service", "endpoints"} <= body.keys()
-    assert isinstance(body["endpoints"], list) and body["endpoints"]
+    assert isinstance(body["endpoints"], list)
+    assert body["endpoints"]
 
 
 def test_d03_endpoints_describe_georeport_v2(client, catalogue):

@@ -829,3 +829,27 @@ def test_p24_bad_media_url_cannot_break_the_xml_feed(client, catalogue, api_key,
     for row in stored():
         if row.service_request_id != good:
             assert xml_ok(client.get(f"{BASE}/requests/{row.service_request_id}.xml"))
+
+
+def _multipart(fields: dict[str, bytes], boundary: str = "b0undary") -> tuple[bytes, str]:
+    """A hand-built multipart body, so that raw (even invalid UTF-8) bytes can be sent."""
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        + value
+        + b"\r\n"
+        for name, value in fields.items()
+    )
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_t04_undecodable_utf8_is_400(client, catalogue, api_key, fmt):
+    body = urlencode({**P01, "api_key": api_key}).replace("description=x", "description=Stra%DFe")
+    error_ok(post_raw(client, fmt, body), 400, fmt)
+    fields = {k: v.encode() for k, v in {**P01, "api_key": api_key}.items()}
+    # The hand-built multipart body itself is fine: with valid UTF-8 it is accepted.
+    new_id(post_raw(client, fmt, *_multipart({**fields, "description": "Straße".encode()})), fmt)
+    assert only_stored().description == "Straße"
+    response = post_raw(client, fmt, *_multipart({**fields, "description": b"Stra\xdfe"}))
+    error_ok(response, 400, fmt)
+    assert count_stored() == 1

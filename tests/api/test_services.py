@@ -129,7 +129,8 @@ def test_f05_list_attributes_have_values(client, catalogue):
     assert len(lists) == 2
     for attribute in lists:
         keys = [v["key"] for v in attribute["values"]]
-        assert keys and len(set(keys)) == len(keys)
+        assert keys
+        assert len(set(keys)) == len(keys)
         assert all(isinstance(k, str) for k in keys)
         assert all(isinstance(v["name"], str) for v in attribute["values"])
     root = xml_ok(client.get(f"{B}/services/S1.xml"))
@@ -149,7 +150,8 @@ def test_f06_unknown_service_is_404(client, catalogue):
 def test_f07_definition_without_attributes(client, catalogue):
     assert json_ok(client.get(f"{B}/services/S0.json")) == {"service_code": "S0", "attributes": []}
     root = xml_ok(client.get(f"{B}/services/S0.xml"))
-    assert root.find("attributes") is not None and len(root.find("attributes")) == 0
+    assert root.find("attributes") is not None
+    assert len(root.find("attributes")) == 0
 
 
 def test_f08_definition_validates_against_schema(client, catalogue):
@@ -189,4 +191,5 @@ def test_retired_service_leaves_list_but_keeps_definition(client, catalogue):
 def test_no_catalogue_means_empty_list(client):
     assert json_ok(client.get(f"{B}/services.json")) == []
     root = xml_ok(client.get(f"{B}/services.xml"))
-    assert root.tag == "services" and len(root) == 0
+    assert root.tag == "services"
+    assert len(root) == 0

@@ -70,7 +70,8 @@ def test_keys_create_prints_key_last_and_stores_only_a_hash(app, client, tmp_pat
     result = runner.invoke(args=["keys", "create", "--name", "Aurora app"])
     assert result.exit_code == 0
     key = result.output.strip().splitlines()[-1]
-    assert key.startswith("o311_") and " " not in key
+    assert key.startswith("o311_")
+    assert " " not in key
     stored = db.session.scalars(sa.select(ApiKey)).one()
     assert stored.name == "Aurora app"
     assert key not in (stored.key_hash, stored.prefix)
@@ -92,4 +93,5 @@ def test_requests_close(app, catalogue, seed):
     closed = db.session.get(ServiceRequest, row.id)
     assert (closed.status, closed.status_notes) == ("closed", "Filled")
     missing = app.test_cli_runner().invoke(args=["requests", "close", "999999"])
-    assert missing.exit_code != 0 and "999999" in missing.output
+    assert missing.exit_code != 0
+    assert "999999" in missing.output

@@ -8,7 +8,8 @@ from open311.config import ConfigError, load_settings
 def test_defaults_use_embedded_sqlite(tmp_path):
     settings = load_settings(str(tmp_path), environ={})
     assert settings.database_url == f"sqlite:///{tmp_path}/open311.sqlite3"
-    assert settings.max_requests == 1000 and settings.window_days == 90
+    assert settings.max_requests == 1000
+    assert settings.window_days == 90
     assert "630-256-4636" in settings.contact
 
 

@@ -35,7 +35,7 @@ def test_accepted_forms(text, expected):
     ],
 )
 def test_refused_forms(text):
-    with pytest.raises(ValueError, match="2026|W3C|valid|zone"):
+    with pytest.raises(ValueError, match=r"2026|W3C|valid|zone"):
         parse_w3c_datetime(text)
 
 
