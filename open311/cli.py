@@ -100,6 +100,9 @@ def serve_command(host: str, port: int, workers: int) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
+            if "control_socket_disable" in self.cfg.settings:
+                # One fixed control socket per user would clash between two gateways.
+                self.cfg.set("control_socket_disable", True)
             # Log the path only: query strings of GET filters are fine, but never form bodies.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
 
