@@ -10,15 +10,26 @@ from typing import Any
 
 import yaml
 from marshmallow import ValidationError
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 
 from open311.clock import utcnow
 from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
 from open311.models import Jurisdiction, Service
+from open311.spatial.geojson import LimitsError, limits_from_geojson
 from schemas.catalogue import CatalogueFile
 
-_SERVICE_FIELDS = ("service_name", "description", "type", "keywords", "group", "attributes")
+_SERVICE_FIELDS = (
+    "service_name",
+    "description",
+    "type",
+    "keywords",
+    "group",
+    "attributes",
+    "area_name",
+    "area",
+)
 
 
 class CatalogueError(ValueError):
@@ -109,6 +120,13 @@ def validate_catalogue(raw: Any) -> dict[str, Any]:
             problems.append(f"{label}.service_code: listed twice for {key[0]!r}")
         seen.add(key)
         entry["attributes"] = sorted(entry["attributes"], key=lambda a: a["order"])
+        area = entry.pop("area")
+        entry["area_name"], entry["area"] = (area["name"], None) if area else (None, None)
+        if area:
+            try:
+                entry["area"] = limits_from_geojson(area["geometry"])
+            except LimitsError as exc:
+                problems.append(f"{label}.area.geometry: {exc}")
     if problems:
         raise CatalogueError(problems)
     return data
@@ -159,7 +177,7 @@ def import_catalogue(raw: Any) -> ImportSummary:
                 )
                 db.session.add(row)
                 summary.created.append(label)
-            elif any(getattr(row, name) != value for name, value in wanted.items()):
+            elif any(_differs(getattr(row, name), value) for name, value in wanted.items()):
                 for name, value in wanted.items():
                     setattr(row, name, value)
                 row.updated_at = now
@@ -182,6 +200,13 @@ def import_catalogue(raw: Any) -> ImportSummary:
         db.session.rollback()
         raise
     return summary
+
+
+def _differs(stored: Any, wanted: Any) -> bool:
+    if isinstance(wanted, BaseGeometry) or isinstance(stored, BaseGeometry):
+        # Geometries compare by shape; == on them is not a plain boolean.
+        return stored is None or wanted is None or not stored.equals_exact(wanted, 0)
+    return bool(stored != wanted)
 
 
 def active_services(jurisdiction: Jurisdiction | None) -> list[Service]:

@@ -17,6 +17,7 @@ from open311.errors import ApiError
 services_cli = click.Group("services", help="Manage the service catalogue.")
 keys_cli = click.Group("keys", help="Manage API keys.")
 requests_cli = click.Group("requests", help="Work on stored service requests.")
+boundary_cli = click.Group("boundary", help="Manage the city limits of each jurisdiction.")
 
 
 @services_cli.command("import")
@@ -33,6 +34,7 @@ def services_import(file: Path) -> None:
         sys.exit(1)
     if not summary.changed:
         click.echo(f"{file}: catalogue unchanged ({len(summary.unchanged)} services).")
+        _warn_missing_limits()
         return
     for label, items in (
         ("created", summary.created),
@@ -43,6 +45,55 @@ def services_import(file: Path) -> None:
         if items:
             click.echo(f"{label}: {', '.join(items)}")
     click.echo(f"{file}: catalogue loaded.")
+    _warn_missing_limits()
+
+
+def _warn_missing_limits() -> None:
+    from open311.jurisdictions import all_jurisdictions
+
+    for jurisdiction in all_jurisdictions():
+        if jurisdiction.boundary is None:
+            click.echo(
+                f"note: {jurisdiction.jurisdiction_id} has no city limits loaded, so every "
+                "location is accepted; load them with: open311 boundary import "
+                f"--jurisdiction {jurisdiction.jurisdiction_id} FILE.geojson"
+            )
+
+
+@boundary_cli.command("import")
+@click.option("--jurisdiction", "jurisdiction_id", required=True, help="The jurisdiction_id.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def boundary_import(jurisdiction_id: str, file: Path) -> None:
+    """Load a jurisdiction's limits from a GeoJSON FILE, replacing the old ones."""
+    from open311.jurisdictions import resolve_jurisdiction
+    from open311.limits import boundary_status, import_boundary
+    from open311.spatial.geojson import LimitsError, read_limits_file
+
+    try:
+        jurisdiction = resolve_jurisdiction(jurisdiction_id)
+        limits = read_limits_file(file)
+    except (ApiError, LimitsError) as exc:
+        raise click.ClickException(f"{file}: refused, nothing was changed: {exc}") from None
+    assert jurisdiction is not None
+    import_boundary(jurisdiction, limits, source=file.name)
+    click.echo(
+        f"{jurisdiction.name} ({jurisdiction.jurisdiction_id}): {boundary_status(jurisdiction)}"
+    )
+
+
+@boundary_cli.command("status")
+@with_appcontext
+def boundary_show() -> None:
+    """Say, for each jurisdiction, whether its limits are loaded."""
+    from open311.jurisdictions import all_jurisdictions
+    from open311.limits import boundary_status
+
+    jurisdictions = all_jurisdictions()
+    if not jurisdictions:
+        click.echo("No catalogue is loaded: run open311 services import FILE first.")
+    for jurisdiction in jurisdictions:
+        click.echo(f"{jurisdiction.jurisdiction_id}: {boundary_status(jurisdiction)}")
 
 
 @keys_cli.command("create")
@@ -118,7 +169,8 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (services_cli, keys_cli, requests_cli, dispatch_command, serve_command):
+    commands = (services_cli, keys_cli, requests_cli, boundary_cli, dispatch_command, serve_command)
+    for command in commands:
         app.cli.add_command(command)
 
 

@@ -51,7 +51,7 @@ def requested_format() -> str:
     fmt = (request.view_args or {}).get("fmt")
     if fmt in ("json", "xml"):
         return fmt
-    return "json" if request.path.endswith(".json") else "xml"
+    return "json" if request.path.endswith(("json", ".csv")) else "xml"
 
 
 def error_response(status: int, descriptions: Iterable[str]) -> Response:

@@ -25,6 +25,7 @@ ITEM_NAMES = {
     "formats": "format",
     "attributes": "attribute",
     "values": "value",
+    "jurisdictions": "jurisdiction",
 }
 
 # The spec (and the SeeClickFix validator) want double quotes, which lxml does not write.

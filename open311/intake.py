@@ -16,6 +16,7 @@ from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
 from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
+from open311.limits import check_service_area, require_served
 from open311.models import ApiKey, Service, ServiceRequest, Token
 from schemas.inputs import (
     DESCRIPTION_MAX,
@@ -129,8 +130,17 @@ def submit(form: MultiDict[str, str], api_key_override: str | None = None) -> Re
     if key is None:
         raise ApiError(403, "A valid api_key is required to submit requests.")
     fields: dict[str, Any] = PostRequestForm().load(plain)
-    jurisdiction = resolve_jurisdiction(fields.get("jurisdiction_id"))
+    located = "lat" in fields
+    if located:
+        jurisdiction = require_served(fields["long"], fields["lat"], fields.get("jurisdiction_id"))
+    else:
+        # Located by address only: nothing to check against the limits (as the spec allows).
+        jurisdiction = resolve_jurisdiction(fields.get("jurisdiction_id"))
     service = find_service(jurisdiction, fields["service_code"], active_only=True)
+    if located:
+        problem = check_service_area(service, fields["long"], fields["lat"])
+        if problem:
+            raise ApiError(400, problem)
     answers = check_answers(service, submitted)
     return _store(service, key, fields, answers)
 

@@ -71,6 +71,16 @@ class AttributeEntry(Schema):
             )
 
 
+class AreaEntry(Schema):
+    """A service's own area: a name for messages and a GeoJSON Polygon or MultiPolygon."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = StrictString(required=True, validate=validate.Length(min=1, max=200))
+    geometry = fields.Dict(required=True)
+
+
 class ServiceEntry(Schema):
     """One service of the catalogue."""
 
@@ -85,6 +95,8 @@ class ServiceEntry(Schema):
     keywords = StrictString(load_default=None, allow_none=True)
     group = StrictString(load_default=None, allow_none=True)
     attributes = fields.List(fields.Nested(AttributeEntry), load_default=list)
+    #: Extension: where the service is offered, when that is less than the whole city.
+    area = fields.Nested(AreaEntry, load_default=None)
 
     @validates_schema
     def _unique_attributes(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -148,6 +148,14 @@ class RequestsQuery(JurisdictionQuery):
         return data
 
 
+class LocationQuery(JurisdictionQuery):
+    """Query string of ``GET locations/validate``."""
+
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90), allow_nan=False)
+    long = fields.Float(required=True, validate=validate.Range(min=-180, max=180), allow_nan=False)
+    service_code = Text()
+
+
 def query_to_dict(args: Any, list_fields: tuple[str, ...] = ()) -> dict[str, Any]:
     """Flatten a query MultiDict; list fields join repeated parameters with commas."""
     out: dict[str, Any] = {}

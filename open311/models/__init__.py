@@ -1,7 +1,16 @@
 """SQLAlchemy models, one module per aggregate."""
 
+from open311.models.boundaries import Boundary, BoundaryPart
 from open311.models.catalogue import Jurisdiction, Service
 from open311.models.keys import ApiKey
 from open311.models.requests import ServiceRequest, Token
 
-__all__ = ["ApiKey", "Jurisdiction", "Service", "ServiceRequest", "Token"]
+__all__ = [
+    "ApiKey",
+    "Boundary",
+    "BoundaryPart",
+    "Jurisdiction",
+    "Service",
+    "ServiceRequest",
+    "Token",
+]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
-from open311.models.types import UTCDateTime
+from open311.models.types import GeometryType, UTCDateTime
+
+if TYPE_CHECKING:
+    from open311.models.boundaries import Boundary
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -29,6 +32,7 @@ class Jurisdiction(db.Model):  # type: ignore[name-defined,misc]
     services: Mapped[list[Service]] = relationship(
         back_populates="jurisdiction", order_by="Service.position"
     )
+    boundary: Mapped[Boundary | None] = relationship(back_populates="jurisdiction")
 
 
 class Service(db.Model):  # type: ignore[name-defined,misc]
@@ -53,6 +57,9 @@ class Service(db.Model):  # type: ignore[name-defined,misc]
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: An optional area of its own (e.g. a program run in some wards only), within the limits.
+    area_name: Mapped[str | None] = mapped_column(String(200))
+    area: Mapped[Any] = mapped_column(GeometryType("MULTIPOLYGON"), nullable=True, deferred=True)
 
     jurisdiction: Mapped[Jurisdiction] = relationship(back_populates="services")
 

@@ -19,7 +19,7 @@ import requests
 from lxml import etree
 
 from tests.conftest import throwaway_postgres_database
-from tests.helpers import REQUEST_FIELDS, ROOT, spark_document
+from tests.helpers import REQUEST_FIELDS, ROOT, shared_path, spark_document
 
 OPEN311 = str(Path(sys.executable).with_name("open311"))
 
@@ -50,9 +50,13 @@ def database_url(
 
 
 @pytest.fixture(scope="module")
-def gateway(database_url: str) -> Iterator[tuple[str, str]]:
+def env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "OPEN311_DATABASE_URL": database_url}
+
+
+@pytest.fixture(scope="module")
+def gateway(env: dict[str, str]) -> Iterator[tuple[str, str]]:
     """A served gateway with Aurora's catalogue; yields (base URL, API key)."""
-    env = {**os.environ, "OPEN311_DATABASE_URL": database_url}
     run(env, "db", "upgrade")
     run(env, "services", "import", str(ROOT / "fixtures" / "aurora-catalogue.yaml"))
     key = run(env, "keys", "create", "--name", "e2e").strip().splitlines()[-1]
@@ -134,3 +138,30 @@ def test_batch_service_token_resolves(gateway):
     looked_up = requests.get(f"{base}/tokens/{token}.json", timeout=10).json()[0]
     assert looked_up["token"] == token
     assert requests.get(f"{base}/requests/{looked_up['service_request_id']}.json", timeout=10).ok
+
+
+def test_city_limits_loaded_while_serving(gateway, env):
+    base, key = gateway
+    loop = {"lat": "41.8781", "long": "-87.6298"}
+    downtown = {"lat": "41.7606", "long": "-88.3201"}
+    form = {"api_key": key, "service_code": "STREETLIGHT", "attribute[PROBLEM]": "out"}
+    # No limits yet: accepted, and the gateway says why.
+    assert requests.post(f"{base}/requests.json", data={**form, **loop}, timeout=10).ok
+    check = requests.get(f"{base}/locations/validate.json", params=loop, timeout=10).json()
+    assert (check["served"], check["boundary_loaded"]) == (True, False)
+
+    limits = shared_path("data", "aurora-il-boundary.geojson")
+    out = run(env, "boundary", "import", "--jurisdiction", "aurora-il.org", str(limits))
+    assert "65 holes" in out
+
+    # The running workers see the new limits at once (no restart).
+    refused = requests.post(f"{base}/requests.json", data={**form, **loop}, timeout=10)
+    assert refused.status_code == 400
+    assert refused.json()[0]["description"] == (
+        "The location is 48.1 km outside the city limits of Aurora, Illinois."
+    )
+    assert requests.post(f"{base}/requests.json", data={**form, **downtown}, timeout=10).ok
+    outside = requests.get(f"{base}/locations/validate.json", params=loop, timeout=10).json()
+    inside = requests.get(f"{base}/locations/validate.json", params=downtown, timeout=10).json()
+    assert (outside["served"], outside["distance_m"] // 100) == (False, 481)
+    assert inside["served"] is True
