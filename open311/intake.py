@@ -177,18 +177,19 @@ def _store(
         db.session.flush()
         # Our id is assigned at once, in the same transaction: the gateway is the record.
         row.service_request_id = str(row.id)
-        token = None
-        if service.type == "batch":
-            token = Token(token=secrets.token_urlsafe(16), request=row, created_at=now)
-            db.session.add(token)
+        token = secrets.token_urlsafe(16) if service.type == "batch" else None
+        if token is not None:
+            db.session.add(Token(token=token, request=row, created_at=now))
+        # Built before the commit, which expires every loaded attribute.
+        receipt = Receipt(
+            service_type=service.type,
+            service_request_id=row.service_request_id,
+            token=token,
+            service_notice=NOTICES.get(service.type),
+            account_id=row.account_id,
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return Receipt(
-        service_type=service.type,
-        service_request_id=row.service_request_id,
-        token=token.token if token else None,
-        service_notice=NOTICES.get(service.type),
-        account_id=row.account_id,
-    )
+    return receipt

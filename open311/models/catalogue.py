@@ -32,7 +32,8 @@ class Jurisdiction(db.Model):  # type: ignore[name-defined,misc]
     services: Mapped[list[Service]] = relationship(
         back_populates="jurisdiction", order_by="Service.position"
     )
-    boundary: Mapped[Boundary | None] = relationship(back_populates="jurisdiction")
+    # Loaded with the jurisdiction: every located request asks for it.
+    boundary: Mapped[Boundary | None] = relationship(back_populates="jurisdiction", lazy="joined")
 
 
 class Service(db.Model):  # type: ignore[name-defined,misc]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import func, select, text
 
 from open311.extensions import db
-from open311.models import Boundary, BoundaryPart, Service
+from open311.models import Boundary, Service
 from open311.spatial import Nearest, SpatialBackend
 
 # ST_Subdivide's piece size (64 vertices at most): a point test touches a handful of edges,
@@ -18,6 +18,11 @@ _SUBDIVIDE = text(
     "SELECT :id, (ST_Dump(piece)).geom FROM ("
     "  SELECT ST_Subdivide(geom, 64) AS piece FROM boundaries WHERE id = :id"
     ") AS pieces"
+)
+# The hot path of every located POST: a constant statement, compiled once.
+_COVERS = text(
+    "SELECT EXISTS (SELECT 1 FROM boundary_parts WHERE boundary_pk = :id "
+    "AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:long, :lat), 4326)))"
 )
 # One round trip for many points; the array parameters keep the statement constant.
 _COVERS_MANY = text(
@@ -53,13 +58,8 @@ class PostgisBackend(SpatialBackend):
 
     def boundary_covers(self, boundary: Any, long: float, lat: float) -> bool:
         """``ST_Covers`` against the boundary's indexed pieces."""
-        query = select(
-            exists().where(
-                BoundaryPart.boundary_pk == boundary.id,
-                func.ST_Covers(BoundaryPart.geom, _point(long, lat)),
-            )
-        )
-        return bool(db.session.scalar(query))
+        params = {"id": boundary.id, "long": long, "lat": lat}
+        return bool(db.session.execute(_COVERS, params).scalar())
 
     def boundary_covers_many(
         self, boundary: Any, points: Sequence[tuple[float, float]]
