@@ -3,6 +3,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8311
+# Aurora's official limits (Census TIGER/Line 2023, GEOID 1703012), when present beside us.
+LIMITS ?= ../shared/data/aurora-il-boundary.geojson
 
 .PHONY: run test install install-test postgis lint format
 
@@ -20,6 +22,7 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/open311 db upgrade
 	$(BIN)/open311 services import fixtures/aurora-catalogue.yaml
+	if [ -f "$(LIMITS)" ]; then $(BIN)/open311 boundary import --jurisdiction aurora-il.org "$(LIMITS)"; fi
 	$(BIN)/open311 keys create --name "local demo"
 	$(BIN)/open311 serve --host $(HOST) --port $(PORT)
 
