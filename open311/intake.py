@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from open311.catalogue import find_service
 from open311.clock import utcnow
+from open311.dispatch import enqueue
 from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
 from open311.jurisdictions import resolve_jurisdiction
@@ -171,6 +172,8 @@ def _store(
         if service.type == "batch":
             token = Token(token=secrets.token_urlsafe(16), request=row, created_at=now)
             db.session.add(token)
+        # The delivery job is part of the same transaction: no accepted request without one.
+        enqueue(row)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -32,7 +32,15 @@ from open311.models import Service, ServiceRequest
 POSTGRES_ADMIN_URL = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = ("tokens", "service_requests", "api_keys", "services", "jurisdictions")
+TABLES = (
+    "dispatch_jobs",
+    "tokens",
+    "service_requests",
+    "api_keys",
+    "services",
+    "backends",
+    "jurisdictions",
+)
 
 #: The checklist's seeded services: S0 (no attributes), S1 (attributes), SB (batch), SX (blackbox).
 TEST_CATALOGUE: dict[str, Any] = {

@@ -1,7 +1,8 @@
 """SQLAlchemy models, one module per aggregate."""
 
 from open311.models.catalogue import Jurisdiction, Service
+from open311.models.dispatch import Backend, DispatchJob
 from open311.models.keys import ApiKey
 from open311.models.requests import ServiceRequest, Token
 
-__all__ = ["ApiKey", "Jurisdiction", "Service", "ServiceRequest", "Token"]
+__all__ = ["ApiKey", "Backend", "DispatchJob", "Jurisdiction", "Service", "ServiceRequest", "Token"]

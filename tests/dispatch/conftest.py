@@ -1,0 +1,119 @@
+"""Simulators as real HTTP servers, and catalogues that route services to them."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from open311 import dispatch
+from open311.catalogue import import_catalogue
+from open311.extensions import db
+from open311.models import DispatchJob
+from open311.simulators.department import create_simulator as department_app
+from open311.simulators.server import Running
+from tests.conftest import TEST_CATALOGUE
+
+B = "/open311/v2"
+
+
+class Simulator:
+    """A running simulator with its control plane."""
+
+    def __init__(self, running: Running) -> None:
+        self.running = running
+        self.url = running.url
+
+    def faults(self, *faults: dict[str, Any], seed: int | None = None) -> None:
+        body: dict[str, Any] = {"faults": list(faults)}
+        if seed is not None:
+            body["seed"] = seed
+        requests.post(f"{self.url}/_sim/faults", json=body, timeout=5).raise_for_status()
+
+    def log(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.url}/_sim/requests", timeout=5).json()
+
+    def records(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.url}/_sim/records", timeout=5).json()
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/_sim/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def department_server() -> Iterator[Simulator]:
+    running = Running(department_app())
+    yield Simulator(running)
+    running.stop()
+
+
+@pytest.fixture
+def department(department_server: Simulator) -> Iterator[Simulator]:
+    """The department simulator, emptied and without faults for each test."""
+    department_server.reset()
+    yield department_server
+    department_server.reset()
+
+
+@pytest.fixture
+def fast_retries(app: Any, set_setting: Any) -> None:
+    """Backoff in milliseconds, so that retry tests run in a blink; fresh adapters."""
+    app.extensions["open311"]["backends"].clear()
+    set_setting(
+        adapters=("local", "department"),
+        dispatch_backoff=0.01,
+        dispatch_backoff_max=0.05,
+        dispatch_max_attempts=5,
+        dispatch="manual",
+    )
+
+
+def department_backend(url: str, **settings: Any) -> dict[str, Any]:
+    values = {
+        "base_url": url,
+        "client_id": "gateway",
+        "client_secret": "s3cret",
+        "connect_timeout": 1.0,
+        "read_timeout": 0.5,
+    }
+    values.update(settings)
+    return {"adapter": "department", "settings": values}
+
+
+@pytest.fixture
+def routed(app: Any, fast_retries: None, department: Simulator) -> dict[str, Any]:
+    """The test catalogue with S0 and SB routed to the department, S1 in house."""
+    data = copy.deepcopy(TEST_CATALOGUE)
+    data["backends"] = {"streets": department_backend(department.url)}
+    for service in data["services"]:
+        if service["service_code"] in ("S0", "SB"):
+            service["backend"] = "streets"
+    import_catalogue(copy.deepcopy(data))
+    return data
+
+
+def post(client: Any, api_key: str, code: str = "S0", **fields: Any) -> Any:
+    data = {"api_key": api_key, "service_code": code, "lat": "41.76", "long": "-88.32"}
+    data.update(fields)
+    response = client.post(f"{B}/requests.json", data=data)
+    assert response.status_code == 200, response.data
+    return response.get_json()[0]
+
+
+def jobs() -> list[DispatchJob]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(DispatchJob).order_by(DispatchJob.id)))
+
+
+def settle(limit: float = 30.0) -> None:
+    """Work until nothing is pending (a safety limit, not a timed assertion)."""
+    deadline = time.monotonic() + limit
+    while dispatch.pending_count():
+        if dispatch.work_once() is None:
+            time.sleep(0.005)
+        assert time.monotonic() < deadline, [(j.id, j.state, j.last_error) for j in jobs()]
