@@ -142,6 +142,27 @@ def worker_command(poll: float | None) -> None:
     click.echo("open311 worker stopped.")
 
 
+@click.command("simulate")
+@click.argument("kind", type=click.Choice(["department"]))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8400, show_default=True, type=int)
+def simulate_command(kind: str, host: str, port: int) -> None:
+    """Run a simulated back end (for demos and tests) until Ctrl-C."""
+    import signal
+    import threading
+
+    from open311.simulators.department import create_simulator
+    from open311.simulators.server import Running
+
+    running = Running(create_simulator(), host=host, port=port)
+    click.echo(f"{kind} simulator at {running.url} (control plane: {running.url}/_sim/)")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    running.stop()
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8311, show_default=True, type=int)
@@ -191,6 +212,7 @@ def init_app(app: Flask) -> None:
         requests_cli,
         dispatch_cli,
         worker_command,
+        simulate_command,
         serve_command,
     ):
         app.cli.add_command(command)
