@@ -143,7 +143,7 @@ def worker_command(poll: float | None) -> None:
 
 
 @click.command("simulate")
-@click.argument("kind", type=click.Choice(["department"]))
+@click.argument("kind", type=click.Choice(["citysourced", "department"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8400, show_default=True, type=int)
 def simulate_command(kind: str, host: str, port: int) -> None:
@@ -151,10 +151,11 @@ def simulate_command(kind: str, host: str, port: int) -> None:
     import signal
     import threading
 
-    from open311.simulators.department import create_simulator
+    from open311.simulators import citysourced, department
     from open311.simulators.server import Running
 
-    running = Running(create_simulator(), host=host, port=port)
+    module = citysourced if kind == "citysourced" else department
+    running = Running(module.create_simulator(), host=host, port=port)
     click.echo(f"{kind} simulator at {running.url} (control plane: {running.url}/_sim/)")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

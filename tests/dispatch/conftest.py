@@ -15,6 +15,7 @@ from open311 import dispatch
 from open311.catalogue import import_catalogue
 from open311.extensions import db
 from open311.models import DispatchJob
+from open311.simulators.citysourced import create_simulator as citysourced_app
 from open311.simulators.department import create_simulator as department_app
 from open311.simulators.server import Running
 from tests.conftest import TEST_CATALOGUE
@@ -29,8 +30,8 @@ class Simulator:
         self.running = running
         self.url = running.url
 
-    def faults(self, *faults: dict[str, Any], seed: int | None = None) -> None:
-        body: dict[str, Any] = {"faults": list(faults)}
+    def faults(self, *faults: dict[str, Any], seed: int | None = None, **switches: Any) -> None:
+        body: dict[str, Any] = {"faults": list(faults), **switches}
         if seed is not None:
             body["seed"] = seed
         requests.post(f"{self.url}/_sim/faults", json=body, timeout=5).raise_for_status()
@@ -60,12 +61,51 @@ def department(department_server: Simulator) -> Iterator[Simulator]:
     department_server.reset()
 
 
+@pytest.fixture(scope="session")
+def citysourced_server() -> Iterator[Simulator]:
+    running = Running(citysourced_app())
+    yield Simulator(running)
+    running.stop()
+
+
+@pytest.fixture
+def citysourced(citysourced_server: Simulator) -> Iterator[Simulator]:
+    """The CitySourced-like simulator, emptied and without faults for each test."""
+    citysourced_server.reset()
+    yield citysourced_server
+    citysourced_server.reset()
+
+
+def citysourced_backend(url: str, **settings: Any) -> dict[str, Any]:
+    values = {
+        "base_url": url,
+        "api_key": "sim-aurora-key-01",
+        "connect_timeout": 1.0,
+        "read_timeout": 0.5,
+        "request_types": {"S0": {"name": "Pothole", "id": 50}, "SB": {"name": "Lead", "id": 7}},
+    }
+    values.update(settings)
+    return {"adapter": "citysourced", "settings": values}
+
+
+@pytest.fixture
+def vendor_routed(app: Any, fast_retries: None, citysourced: Simulator) -> dict[str, Any]:
+    """The test catalogue with S0 and SB routed to CitySourced."""
+    data = copy.deepcopy(TEST_CATALOGUE)
+    data["backends"] = {"vendor": citysourced_backend(citysourced.url)}
+    for service in data["services"]:
+        if service["service_code"] in ("S0", "SB"):
+            service["backend"] = "vendor"
+    import_catalogue(copy.deepcopy(data))
+    return data
+
+
 @pytest.fixture
 def fast_retries(app: Any, set_setting: Any) -> None:
     """Backoff in milliseconds, so that retry tests run in a blink; fresh adapters."""
     app.extensions["open311"]["backends"].clear()
     set_setting(
-        adapters=("local", "department"),
+        adapters=("local", "department", "citysourced"),
         dispatch_backoff=0.01,
         dispatch_backoff_max=0.05,
         dispatch_max_attempts=5,

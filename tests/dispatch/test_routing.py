@@ -63,7 +63,7 @@ def test_bad_backend_settings_and_unknown_names_are_refused(app, fast_retries):
         "backends.streets.settings.base_url: Must be an http(s) URL.",
         "backends.streets.settings.client_secret: Missing data for required field.",
         "backends.ghost.adapter: adapter 'nonesuch' is not enabled; "
-        "add it to OPEN311_ADAPTERS (now local,department)",
+        "add it to OPEN311_ADAPTERS (now local,department,citysourced)",
     ]
 
 
