@@ -29,7 +29,11 @@ def create_request(fmt: str) -> Response:
         )
     if request.files:
         raise ApiError(400, "File uploads are not accepted; link media with media_url.")
-    receipt = submit(request.form, api_key_override=request.args.get("api_key"))
+    receipt = submit(
+        request.form,
+        api_key_override=request.args.get("api_key"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
     settings: Settings = current_app.extensions["open311"]["settings"]
     if settings.dispatch == "inline" and receipt.service_request_id:
         dispatch.deliver(get_request(None, receipt.service_request_id))
