@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import copy
+import email
+import random
 import time
 from collections.abc import Iterator
+from email import policy
 from typing import Any
 
 import pytest
 import requests
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
 
-from open311 import dispatch
+from open311 import create_app, dispatch
 from open311.catalogue import import_catalogue
 from open311.extensions import db
+from open311.keys import create_key
 from open311.models import DispatchJob
 from open311.simulators.citysourced import create_simulator as citysourced_app
 from open311.simulators.department import create_simulator as department_app
 from open311.simulators.server import Running
 from tests.conftest import TEST_CATALOGUE
+from tests.e2e.test_serve import free_port
 
 B = "/open311/v2"
 
@@ -59,6 +66,71 @@ def department(department_server: Simulator) -> Iterator[Simulator]:
     department_server.reset()
     yield department_server
     department_server.reset()
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps messages and answers scripted reply codes."""
+
+    def __init__(self):
+        self.messages = []
+        self.replies = []  # codes for the next DATA commands, e.g. "451 try later"
+        self.hang_after_storing = 0.0
+        self.failure_rate = 0.0
+        self.rng = random.Random(311)
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.replies:
+            return self.replies.pop(0)
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            return "451 4.3.0 Try again later"
+        self.messages.append(
+            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default))
+        )
+        if self.hang_after_storing:
+            delay, self.hang_after_storing = self.hang_after_storing, 0.0
+            time.sleep(delay)  # block the server past the client's timeout
+        return "250 Message accepted for delivery"
+
+
+class Server:
+    """The SMTP server on one loopback port, which can be stopped and started again."""
+
+    def __init__(self, handler):
+        self.handler, self.port = handler, free_port()
+        self.controller = None
+        self.start()
+
+    def start(self):
+        # An aiosmtpd controller cannot be restarted: a fresh one takes over the port.
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def mailbox():
+    handler = Mailbox()
+    server = Server(handler)
+    yield handler, server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def neighbour(tmp_path_factory):
+    """Naperville's gateway: the same software, its own database, served over HTTP."""
+    path = tmp_path_factory.mktemp("neighbour") / "naperville.sqlite3"
+    other = create_app({"database_url": f"sqlite:///{path}"})
+    with other.app_context():
+        upgrade()
+        import_catalogue(copy.deepcopy(TEST_CATALOGUE))
+        key = create_key("aurora gateway")[1]
+    running = Running(other)
+    yield other, f"{running.url}/open311/v2", key
+    running.stop()
 
 
 @pytest.fixture(scope="session")

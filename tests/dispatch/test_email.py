@@ -3,66 +3,15 @@
 from __future__ import annotations
 
 import copy
-import email
 import json
 import time
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from open311 import dispatch
 from open311.catalogue import import_catalogue
 from tests.conftest import TEST_CATALOGUE
 from tests.dispatch.conftest import jobs, post, settle
-from tests.e2e.test_serve import free_port
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps messages and answers scripted reply codes."""
-
-    def __init__(self):
-        self.messages = []
-        self.replies = []  # codes for the next DATA commands, e.g. "451 try later"
-        self.hang_after_storing = 0.0
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.replies:
-            return self.replies.pop(0)
-        self.messages.append(
-            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default))
-        )
-        if self.hang_after_storing:
-            delay, self.hang_after_storing = self.hang_after_storing, 0.0
-            time.sleep(delay)  # block the server past the client's timeout
-        return "250 Message accepted for delivery"
-
-
-class Server:
-    """The SMTP server on one loopback port, which can be stopped and started again."""
-
-    def __init__(self, handler):
-        self.handler, self.port = handler, free_port()
-        self.controller = None
-        self.start()
-
-    def start(self):
-        # An aiosmtpd controller cannot be restarted: a fresh one takes over the port.
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
-@pytest.fixture
-def mailbox():
-    handler = Mailbox()
-    server = Server(handler)
-    yield handler, server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,32 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
 from adapters.base import Outbound
 from adapters.open311 import Open311Adapter
-from open311 import create_app, dispatch
+from open311 import dispatch
 from open311.catalogue import import_catalogue
 from open311.extensions import db
-from open311.keys import create_key
 from open311.models import ServiceRequest
-from open311.simulators.server import Running
 from tests.conftest import TEST_CATALOGUE
 from tests.dispatch.conftest import jobs, post
-
-
-@pytest.fixture(scope="session")
-def neighbour(tmp_path_factory):
-    """Naperville's gateway: the same software, its own database, served over HTTP."""
-    path = tmp_path_factory.mktemp("neighbour") / "naperville.sqlite3"
-    other = create_app({"database_url": f"sqlite:///{path}"})
-    with other.app_context():
-        upgrade()
-        import_catalogue(copy.deepcopy(TEST_CATALOGUE))
-        key = create_key("aurora gateway")[1]
-    running = Running(other)
-    yield other, f"{running.url}/open311/v2", key
-    running.stop()
 
 
 def neighbour_requests(neighbour):
