@@ -47,12 +47,13 @@ def services_import(file: Path) -> None:
 
 @keys_cli.command("create")
 @click.option("--name", required=True, help="Who the key is for, e.g. the app's name.")
+@click.option("--admin", is_flag=True, help="Staff key: may see delivery states.")
 @with_appcontext
-def keys_create(name: str) -> None:
+def keys_create(name: str, admin: bool) -> None:
     """Create an API key; the key is printed alone on the last line, and only once."""
     from open311.keys import create_key
 
-    row, secret = create_key(name)
+    row, secret = create_key(name, admin=admin)
     click.echo(f"Created API key {row.prefix} for {name!r}. Store it now; it is not shown again:")
     click.echo(secret)
 

@@ -319,6 +319,26 @@ def list_jobs(*, failed_only: bool = False, limit: int = 100) -> list[DispatchJo
     return list(db.session.scalars(query))
 
 
+def delivery_state(row: ServiceRequest) -> dict[str, object]:
+    """Where a request stands with its back end, for staff (never in public output)."""
+    job = db.session.scalar(select(DispatchJob).where(DispatchJob.request_pk == row.id))
+    if job is None:
+        return {"state": "none"}
+    state: dict[str, object] = {
+        "state": job.state,
+        "backend": job.backend,
+        "adapter": job.adapter,
+        "attempts": job.attempts,
+    }
+    if job.state == DELIVERED:
+        state["reference"] = job.reference
+    else:
+        state["last_error"] = job.last_error
+    if job.state in PENDING:
+        state["next_attempt_datetime"] = job.next_attempt_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return state
+
+
 def pending_count() -> int:
     """How many jobs are still to be delivered (queued or retrying)."""
     return int(db.session.scalar(select(func.count()).where(DispatchJob.state.in_(PENDING))) or 0)

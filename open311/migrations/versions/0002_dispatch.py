@@ -1,4 +1,4 @@
-"""Dispatch: back ends, service routing, durable delivery jobs, client idempotency keys.
+"""Dispatch: back ends, routing, delivery jobs, client idempotency keys, admin keys.
 
 Revision ID: 0002
 Revises: 0001
@@ -32,6 +32,10 @@ def upgrade():
     )
     with op.batch_alter_table("services") as batch:
         batch.add_column(sa.Column("backend", sa.String(100)))
+    with op.batch_alter_table("api_keys") as batch:
+        batch.add_column(
+            sa.Column("admin", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("service_requests") as batch:
         batch.add_column(sa.Column("client_key", sa.String(200)))
         batch.add_column(sa.Column("body_digest", sa.String(64)))
@@ -74,6 +78,8 @@ def downgrade():
         batch.drop_constraint("uq_service_requests_client_key", type_="unique")
         batch.drop_column("body_digest")
         batch.drop_column("client_key")
+    with op.batch_alter_table("api_keys") as batch:
+        batch.drop_column("admin")
     with op.batch_alter_table("services") as batch:
         batch.drop_column("backend")
     op.drop_table("backends")
