@@ -132,14 +132,14 @@ def worker_command(poll: float | None) -> None:
 
     from flask import current_app
 
-    from open311.worker import run_worker
+    from open311.worker import run_worker_with_queue
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo("open311 worker started.")
-    run_worker(app, stop, poll=poll)
+    run_worker_with_queue(app, stop, poll=poll)
     click.echo("open311 worker stopped.")
 
 

@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 
 from adapters.base import Adapter, AdapterError, Delivery, Outbound
+from open311 import queue
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, ServiceRequest
@@ -80,6 +81,8 @@ def enqueue(row: ServiceRequest) -> DispatchJob:
         updated_at=stamp,
     )
     db.session.add(job)
+    # On PostgreSQL the procrastinate job joins the same transaction.
+    queue.defer(job)
     return job
 
 
@@ -151,8 +154,8 @@ def _blocked_backends(stamp: datetime) -> set[str]:
     return set(db.session.scalars(query))
 
 
-def claim() -> Claim | None:
-    """Win the oldest due job, or ``None`` when there is none to take now."""
+def claim(job_id: int | None = None) -> Claim | None:
+    """Win the oldest due job (or job ``job_id``), or ``None`` when there is none to take now."""
     settings = _settings()
     stamp = now()
     free = or_(DispatchJob.lease_until.is_(None), DispatchJob.lease_until < stamp)
@@ -162,6 +165,8 @@ def claim() -> Claim | None:
         .order_by(DispatchJob.id)
         .limit(20)
     )
+    if job_id is not None:
+        due = due.where(DispatchJob.id == job_id)
     candidates = db.session.execute(due).all()
     blocked = _blocked_backends(stamp) if candidates else set()
     db.session.rollback()  # end the read transaction before the racing update
@@ -255,6 +260,12 @@ def _failed(
 def work_once() -> str | None:
     """Claim and attempt one due job; returns its new state, or ``None`` if none was due."""
     won = claim()
+    return run(won) if won else None
+
+
+def work_on(job_id: int) -> str | None:
+    """Attempt job ``job_id`` if it is due and free; ``None`` when it is not to be taken now."""
+    won = claim(job_id)
     return run(won) if won else None
 
 

@@ -42,6 +42,26 @@ def run_worker(app: Flask, stop: threading.Event, *, poll: float | None = None) 
     return attempts
 
 
+def run_worker_with_queue(app: Flask, stop: threading.Event, *, poll: float | None = None) -> int:
+    """``open311 worker``: on PostgreSQL, procrastinate's worker plus the sweep; else the sweep.
+
+    procrastinate runs each request's queue job as soon as it is committed; the sweep
+    (:func:`run_worker`) takes retries, jobs left by dead workers, and anything else due.
+    """
+    from open311.queue import QueueWorker
+
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if not postgres:
+        return run_worker(app, stop, poll=poll)
+    queue_worker = QueueWorker(app)
+    queue_worker.start()
+    try:
+        return run_worker(app, stop, poll=poll)
+    finally:
+        queue_worker.stop()
+
+
 def start_background(app: Flask) -> tuple[threading.Thread, threading.Event]:
     """Start the in-process dispatcher: a daemon thread running :func:`run_worker`."""
     stop = threading.Event()

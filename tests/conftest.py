@@ -182,6 +182,9 @@ def app(request: pytest.FixtureRequest) -> Iterator[Flask]:
         yield app
         db.session.remove()
         with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("DELETE FROM procrastinate_events"))
+                connection.execute(sa.text("DELETE FROM procrastinate_jobs"))
             for table in TABLES:
                 connection.execute(sa.text(f"DELETE FROM {table}"))
     app.extensions["open311"]["settings"] = settings

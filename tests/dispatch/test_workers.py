@@ -18,7 +18,7 @@ from tests.e2e.test_serve import free_port
 OPEN311 = str(Path(sys.executable).with_name("open311"))
 
 
-def start_worker(app, **env):
+def start_worker(app, poll="0.02", **env):
     settings = app.extensions["open311"]["settings"]
     environ = {
         **os.environ,
@@ -29,7 +29,7 @@ def start_worker(app, **env):
         **env,
     }
     return subprocess.Popen(
-        [OPEN311, "worker", "--poll", "0.02"],
+        [OPEN311, "worker", "--poll", poll],
         env=environ,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

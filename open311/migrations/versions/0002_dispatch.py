@@ -20,6 +20,14 @@ JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        # procrastinate's own tables and functions, at the version pinned in pyproject.toml
+        # (a procrastinate upgrade needs a migration that applies its SQL migrations).
+        from procrastinate.schema import SchemaManager
+
+        # Straight to the driver: the SQL is full of % and :: that no layer may interpolate.
+        with op.get_bind().connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(SchemaManager.get_schema())
     op.create_table(
         "backends",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,3 +91,6 @@ def downgrade():
     with op.batch_alter_table("services") as batch:
         batch.drop_column("backend")
     op.drop_table("backends")
+    if op.get_bind().dialect.name == "postgresql":
+        for table in ("events", "periodic_defers", "jobs", "workers"):
+            op.execute(f"DROP TABLE IF EXISTS procrastinate_{table} CASCADE")
