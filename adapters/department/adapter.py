@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from marshmallow import RAISE, fields
 
-from adapters.base import Adapter, Delivery, Outbound, TransientError
+from adapters.base import Adapter, Change, Delivery, Outbound, TransientError
 from adapters.department import mapping
 from adapters.department.client import Conflict, DepartmentClient
 from adapters.http import HttpSettings
@@ -65,6 +66,12 @@ class DepartmentAdapter(Adapter):
             except ValueError:
                 continue
         return None
+
+    def changes_since(self, since: datetime) -> list[Change]:
+        """Work requests updated since ``since``, oldest first; unknown statuses are left out."""
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        changes = [mapping.change(d) for d in self.client.search({"updated_since": stamp})]
+        return [c for c in changes if c is not None]
 
     def health(self) -> bool:
         """Whether a token can be had now."""

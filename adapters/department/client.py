@@ -132,9 +132,11 @@ class DepartmentClient:
 
     def find_by_reference(self, reference: str) -> list[dict[str, Any]]:
         """Work requests whose ``external_ref`` is ``reference``."""
-        response = self.call(
-            "GET", "/api/v1/work-requests", "lookup", params={"external_ref": reference}
-        )
+        return self.search({"external_ref": reference})
+
+    def search(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /api/v1/work-requests`` with ``params`` (one page)."""
+        response = self.call("GET", "/api/v1/work-requests", "lookup", params=params)
         self._raise_for_status(response, "lookup")
         document = _json(response, "lookup")
         data = document.get("data") if isinstance(document, dict) else None

@@ -198,12 +198,33 @@ def create_simulator(client_id: str = "gateway", client_secret: str = "s3cret") 
             if answer is not None:
                 return answer
         ref = request.args.get("external_ref")
+        since = request.args.get("updated_since")
         with state.lock:
             found = [
-                r["public"] for r in state.records.values() if r["public"]["external_ref"] == ref
+                r["public"]
+                for r in state.records.values()
+                if (ref is None or r["public"]["external_ref"] == ref)
+                and (since is None or r["public"]["updated_at"] >= since)
             ]
+        found.sort(key=lambda r: (r["updated_at"], r["id"]))
         state.note("lookup", "found" if found else "none", external_ref=ref)
         return jsonify(data=found, next_cursor=None)
+
+    @app.post("/_sim/records/<record_id>/status")
+    def advance(record_id: str) -> Response:
+        raw = request.get_json(force=True)
+        with state.lock:
+            record = state.records.get(record_id)
+            if record is None:
+                return problem(404, "not-found", "No such work request")
+            public = record["public"]
+            public.update(
+                status=raw["status"],
+                public_note=raw.get("public_note"),
+                version=public["version"] + 1,
+                updated_at=raw.get("at") or _now(),
+            )
+        return jsonify(public)
 
     @app.get("/api/v1/work-requests/<record_id>")
     def read(record_id: str) -> Response:
