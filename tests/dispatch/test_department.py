@@ -189,3 +189,23 @@ def test_connection_refused_is_retried_then_dead_lettered(client, app, fast_retr
     assert job.state == "failed"
     assert job.attempts == 5
     assert "refused" in job.last_error
+
+
+def test_personal_data_never_reaches_the_logs(client, routed, api_key, department, caplog):
+    caplog.set_level("DEBUG")
+    department.faults({"mode": "drop_after"}, {"mode": "status", "status": 500})
+    personal = {
+        "email": "pat.doe@example.org",
+        "phone": "630-555-0199",
+        "first_name": "Patricia",
+        "last_name": "Doenitz",
+        "device_id": "device-7731",
+        "account_id": "acct-99812",
+    }
+    post(client, api_key, **personal)
+    settle()
+    [record] = department.records()
+    assert record["external_ref"]
+    assert "retrying" in caplog.text  # the failures were logged
+    for value in personal.values():
+        assert value not in caplog.text
