@@ -19,7 +19,7 @@ from open311.config import Settings
 from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
 from open311.models import Backend, Jurisdiction, Service
-from open311.registry import LOCAL, enabled_class
+from open311.registry import LOCAL, enabled_class, is_env_ref, resolve_env
 from schemas.catalogue import CatalogueFile
 
 _SERVICE_FIELDS = (
@@ -143,7 +143,13 @@ def check_backends(backends: dict[str, Any], settings: Settings) -> list[str]:
     for name, entry in backends.items():
         try:
             cls = enabled_class(entry["adapter"], settings)
-            entry["settings"] = cls.validate_settings(entry["settings"])
+            loaded = cls.validate_settings(resolve_env(entry["settings"]))
+            # Store the variable's name, never the secret it holds.
+            given = entry["settings"]
+            entry["settings"] = {
+                key: given[key] if is_env_ref(given.get(key)) else value
+                for key, value in loaded.items()
+            }
         except LookupError as exc:
             problems.append(f"backends.{name}.adapter: {exc}")
         except SettingsError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Mapping
 from importlib.metadata import entry_points
@@ -17,7 +18,7 @@ from typing import Any
 
 from flask import current_app
 
-from adapters.base import Adapter
+from adapters.base import Adapter, SettingsError
 from open311.config import Settings
 
 ENTRY_POINT_GROUP = "open311.adapters"
@@ -54,6 +55,32 @@ def enabled_class(name: str, settings: Settings) -> type[Adapter]:
     return adapter_class(name)
 
 
+def is_env_ref(value: Any) -> bool:
+    """Whether a setting is a reference to an environment variable: ``{env: NAME}``."""
+    return isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str)
+
+
+def resolve_env(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings with every ``{env: NAME}`` replaced by that variable's value.
+
+    Secrets (client secrets, API keys, SMTP passwords) can so stay out of the catalogue
+    file and the database, which keep only the variable's name.
+
+    :raises SettingsError: when a named variable is not set.
+    """
+    resolved, missing = {}, []
+    for key, value in settings.items():
+        if is_env_ref(value):
+            if os.environ.get(value["env"], "") == "":
+                missing.append(f"{key}: environment variable {value['env']} is not set")
+                continue
+            value = os.environ[value["env"]]
+        resolved[key] = value
+    if missing:
+        raise SettingsError(missing)
+    return resolved
+
+
 def _fingerprint(adapter: str, settings: Mapping[str, Any]) -> str:
     text = json.dumps([adapter, settings], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -71,7 +98,8 @@ def backend_adapter(name: str, adapter: str, settings: Mapping[str, Any]) -> Ada
         known = cache.get(name)
         if known and known[0] == fingerprint:
             return known[1]
-        built = enabled_class(adapter, current_app.extensions["open311"]["settings"])(settings)
+        cls = enabled_class(adapter, current_app.extensions["open311"]["settings"])
+        built = cls(resolve_env(settings))
         cache[name] = (fingerprint, built)
     if known:
         known[1].close()

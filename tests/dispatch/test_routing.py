@@ -124,3 +124,24 @@ def test_dispatch_list_and_retry_commands(client, app, fast_retries, api_key, de
     assert again.exit_code == 1
     assert "is delivered, not failed" in again.output
     assert runner.invoke(args=["dispatch", "retry", "999999"]).exit_code == 1
+
+
+def test_secrets_come_from_the_environment_and_are_not_stored(
+    client, app, fast_retries, api_key, department, monkeypatch
+):
+    backend = department_backend(department.url, client_secret={"env": "DEPT_SECRET"})
+    data = catalogue_with(streets=backend)
+    data["services"][0]["backend"] = "streets"
+    with pytest.raises(CatalogueError) as caught:
+        import_catalogue(copy.deepcopy(data))
+    assert caught.value.problems == [
+        "backends.streets.settings.client_secret: environment variable DEPT_SECRET is not set"
+    ]
+    monkeypatch.setenv("DEPT_SECRET", "s3cret")
+    import_catalogue(copy.deepcopy(data))
+    stored = db.session.scalar(sa.select(Backend)).settings
+    assert stored["client_secret"] == {"env": "DEPT_SECRET"}
+    assert "s3cret" not in repr(stored)
+    post(client, api_key)
+    assert dispatch.work_once() == "delivered"
+    assert len(department.records()) == 1
