@@ -141,3 +141,28 @@ def test_simulate_command_serves_the_department():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
+
+
+def test_simulate_command_serves_citysourced():
+    port = free_port()
+    process = subprocess.Popen(
+        [OPEN311, "simulate", "citysourced", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert f"http://127.0.0.1:{port}" in process.stdout.readline()
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/cs/rest/GetReport.ashx",
+            data=b"<CsRequest><ApiAuthKey>nope</ApiAuthKey><ApiRequestType>GetReport"
+            b"</ApiRequestType><ApiRequestVersion>1</ApiRequestVersion></CsRequest>",
+            timeout=5,
+        )
+        assert answer.status_code == 200  # CitySourced-style: the error is in the body
+        assert b"<Message>Invalid auth code</Message>" in answer.content
+        assert requests.get(f"http://127.0.0.1:{port}/cs/rest/", timeout=5).status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
