@@ -34,16 +34,13 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from open311 import create_app, dispatch  # noqa: E402
-from open311.catalogue import import_catalogue  # noqa: E402
-from open311.extensions import db  # noqa: E402
-from open311.keys import create_key  # noqa: E402
-from open311.models import DispatchJob  # noqa: E402
-from open311.simulators import citysourced, department  # noqa: E402
-from open311.simulators.server import Running  # noqa: E402
+from open311 import create_app, dispatch
+from open311.catalogue import import_catalogue
+from open311.extensions import db
+from open311.keys import create_key
+from open311.models import DispatchJob
+from open311.simulators import citysourced, department
+from open311.simulators.server import Running
 
 OPEN311 = str(Path(sys.executable).with_name("open311"))
 ADAPTERS = "local,department,citysourced,email,open311"
