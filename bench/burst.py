@@ -44,10 +44,16 @@ from open311.simulators.server import Running
 
 OPEN311 = str(Path(sys.executable).with_name("open311"))
 ADAPTERS = "local,department,citysourced,email,open311"
-FAULTS = [
-    {"mode": "status", "status": 503, "remaining": None, "probability": 0.1},
-    {"mode": "drop_after", "remaining": None, "probability": 0.1},
-]
+
+
+def faults(rate: float) -> list[dict[str, Any]]:
+    """Half the failures refused outright, half created with the answer lost."""
+    return [
+        {"mode": "status", "status": 503, "remaining": None, "probability": rate / 2},
+        {"mode": "drop_after", "remaining": None, "probability": rate / 2},
+    ]
+
+
 CATALOGUE: dict[str, Any] = {
     "jurisdictions": [{"jurisdiction_id": "aurora-il.org", "name": "City of Aurora"}],
     "services": [
@@ -64,14 +70,15 @@ CATALOGUE: dict[str, Any] = {
 
 
 class Mailbox:
-    """An SMTP sink that refuses a fifth of messages with a temporary error."""
+    """An SMTP sink that refuses a share of messages with a temporary error."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: float) -> None:
         self.ids: list[str] = []
+        self.rate = rate
         self.rng = random.Random(311)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.rng.random() < 0.2:
+        if self.rng.random() < self.rate:
             return "451 4.3.0 Try again later"
         for line in envelope.content.split(b"\r\n"):
             if line.startswith(b"X-Aurora311-Request-Id:"):
@@ -102,14 +109,14 @@ def database(postgres: str | None, directory: str, name: str) -> Any:
         admin.dispose()
 
 
-def run(count: int, workers: int, postgres: str | None) -> dict[str, Any]:
+def run(count: int, workers: int, postgres: str | None, rate: float) -> dict[str, Any]:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as directory:
         url = stack.enter_context(database(postgres, directory, "gateway"))
         dept = Running(department.create_simulator())
         vendor = Running(citysourced.create_simulator())
         stack.callback(dept.stop)
         stack.callback(vendor.stop)
-        mailbox = Mailbox()
+        mailbox = Mailbox(rate)
         smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
         smtp.start()
         stack.callback(smtp.stop)
@@ -188,10 +195,12 @@ def run(count: int, workers: int, postgres: str | None) -> dict[str, Any]:
                 assert response.status_code == 200, response.data
             intake = time.perf_counter() - started
             db.session.remove()
-        requests.post(f"{dept.url}/_sim/faults", json={"faults": FAULTS, "seed": 1}, timeout=5)
+        requests.post(
+            f"{dept.url}/_sim/faults", json={"faults": faults(rate), "seed": 1}, timeout=5
+        )
         requests.post(
             f"{vendor.url}/_sim/faults",
-            json={"faults": FAULTS, "seed": 2, "dedupe": False},
+            json={"faults": faults(rate), "seed": 2, "dedupe": False},
             timeout=5,
         )
 
@@ -257,10 +266,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--failure-rate", type=float, default=0.2, help="of vendor calls")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (else SQLite)")
     args = parser.parse_args()
     for workers in args.workers:
-        result = run(args.requests, workers, args.postgres)
+        result = run(args.requests, workers, args.postgres, args.failure_rate)
         print(  # noqa: T201 - a report for a person
             f"{result['workers']} worker(s): {result['requests']} requests, "
             f"intake {result['intake_per_s']:.0f}/s, delivered in {result['seconds']:.1f}s = "
