@@ -1,4 +1,9 @@
-"""The contract every back-end adapter fulfils."""
+"""The contract every back-end adapter fulfils.
+
+An adapter turns one stored request into one record in a back end. The dispatcher around it
+owns retries, backoff and the dead letter; an adapter only says, through the type of error
+it raises, whether trying again can help and whether the back end may have acted anyway.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,78 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from marshmallow import RAISE, Schema, ValidationError
+
 
 class AdapterError(Exception):
-    """A delivery failed; ``retryable`` says whether trying again later can succeed."""
+    """A delivery failed.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    :param retryable: whether trying again later can succeed.
+    :param retry_after: seconds the back end asked us to wait (``Retry-After``), if any.
+    :param outcome_unknown: the back end may have created the record before failing (a lost
+        response); the next attempt must look the record up before creating again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+
+
+class TransientError(AdapterError):
+    """The back end is unreachable, overloaded or answered nonsense: try again later."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, outcome_unknown: bool = False
+    ) -> None:
+        super().__init__(
+            message, retryable=True, retry_after=retry_after, outcome_unknown=outcome_unknown
+        )
+
+
+class PermanentError(AdapterError):
+    """The back end refused this request as it is; the same call will fail again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class AuthError(PermanentError):
+    """Our credentials are refused: no blind retries, an operator must act."""
+
+
+class SettingsError(ValueError):
+    """An adapter's settings are invalid; ``problems`` has one line per fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
 class Outbound:
-    """What an adapter receives: the request as the back end needs it, contacts included."""
+    """What an adapter receives: the request as the back end needs it, contacts included.
+
+    ``idempotency_key`` is generated once, before the first attempt, and is the same on
+    every retry; ``maybe_sent`` is true when an earlier attempt may have reached the back
+    end, so the adapter must look for an existing record before creating one.
+    """
 
     service_request_id: str
     service_code: str
+    service_name: str
     jurisdiction_id: str
     requested_datetime: datetime
+    idempotency_key: str = ""
+    maybe_sent: bool = False
     description: str | None = None
     lat: float | None = None
     long: float | None = None
@@ -43,6 +103,24 @@ class Delivery:
     service_notice: str | None = None
 
 
+@dataclass(frozen=True)
+class Change:
+    """A change to a back-end record, reported by :meth:`Adapter.changes_since`."""
+
+    reference: str
+    status: str  # GeoReport ``open`` or ``closed``
+    updated: datetime
+    notes: str | None = None
+    raw_status: str | None = None
+
+
+class NoSettings(Schema):
+    """The settings schema of an adapter that takes none."""
+
+    class Meta:
+        unknown = RAISE
+
+
 class Adapter(ABC):
     """A back end that accepts requests.
 
@@ -52,10 +130,31 @@ class Adapter(ABC):
 
     #: The stable name used in configuration and entry points.
     name: ClassVar[str]
+    #: The marshmallow schema that validates this adapter's settings.
+    settings_schema: ClassVar[type[Schema]] = NoSettings
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        """Keep the adapter's validated settings."""
-        self.settings = dict(settings or {})
+        """Keep the adapter's settings, validated by :attr:`settings_schema`.
+
+        :raises SettingsError: when they do not fit the schema.
+        """
+        self.settings: dict[str, Any] = self.validate_settings(settings or {})
+
+    @classmethod
+    def validate_settings(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``raw`` against :attr:`settings_schema`; returns the loaded settings.
+
+        :raises SettingsError: one line per faulty field.
+        """
+        try:
+            return dict(cls.settings_schema().load(dict(raw)))
+        except ValidationError as exc:
+            messages = exc.normalized_messages()
+            raise SettingsError(
+                [f"{key}: {' '.join(map(str, value))}" for key, value in sorted(messages.items())]
+                if isinstance(messages, dict)
+                else [str(messages)]
+            ) from None
 
     @abstractmethod
     def create(self, request: Outbound) -> Delivery:
@@ -64,6 +163,21 @@ class Adapter(ABC):
         :raises AdapterError: when the back end refuses or cannot be reached.
         """
 
+    def lookup(self, request: Outbound) -> Delivery | None:
+        """The existing back-end record made for ``request`` (found by its idempotency key).
+
+        :raises AdapterError: when the back end cannot answer.
+        """
+        return None
+
+    def changes_since(self, since: datetime) -> list[Change]:
+        """Changes to back-end records since ``since`` (none for back ends that cannot say)."""
+        return []
+
     def health(self) -> bool:
         """Whether the back end answers now."""
         return True
+
+    def close(self) -> None:
+        """Release connections; the adapter is not used afterwards."""
+        return None

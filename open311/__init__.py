@@ -36,14 +36,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
 
-    from open311 import cli, dispatch, errors, spatial, sqlite
+    from open311 import cli, errors, registry, spatial, sqlite
     from open311.api import bp
 
     sqlite.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     errors.init_app(app)
-    dispatch.init_app(app)
+    registry.init_app(app)
     spatial.init_app(app)
     cli.init_app(app)
     app.register_blueprint(bp)

@@ -9,14 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from flask import current_app
 from marshmallow import ValidationError
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 
+from adapters.base import SettingsError
 from open311.clock import utcnow
+from open311.config import Settings
 from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
-from open311.models import Jurisdiction, Service
+from open311.models import Backend, Jurisdiction, Service
+from open311.registry import LOCAL, enabled_class, is_env_ref, resolve_env
 from open311.spatial.geojson import LimitsError, limits_from_geojson
 from schemas.catalogue import CatalogueFile
 
@@ -29,6 +33,7 @@ _SERVICE_FIELDS = (
     "attributes",
     "area_name",
     "area",
+    "backend",
 )
 
 
@@ -100,6 +105,13 @@ def validate_catalogue(raw: Any) -> dict[str, Any]:
     problems = [
         f"jurisdictions: {i!r} is listed twice" for i in {i for i in ids if ids.count(i) > 1}
     ]
+    backends = data["backends"]
+    if LOCAL in backends:
+        problems.append(f"backends.{LOCAL}: the name is reserved for the in-house back end")
+    defaults = {j["jurisdiction_id"]: j.get("backend") for j in data["jurisdictions"]}
+    for jurisdiction_id, name in defaults.items():
+        if name not in (None, LOCAL) and name not in backends:
+            problems.append(f"jurisdictions ({jurisdiction_id!r}).backend: no back end {name!r}")
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(data["services"]):
         label = f"services[{index}] (service_code {entry['service_code']!r})"
@@ -127,9 +139,44 @@ def validate_catalogue(raw: Any) -> dict[str, Any]:
                 entry["area"] = limits_from_geojson(area["geometry"])
             except LimitsError as exc:
                 problems.append(f"{label}.area.geometry: {exc}")
+        name = entry.get("backend") or defaults.get(entry["jurisdiction_id"])
+        if name not in (None, LOCAL) and name not in backends:
+            problems.append(f"{label}.backend: no back end {name!r} in backends")
+        entry["backend"] = None if name == LOCAL else name
     if problems:
         raise CatalogueError(problems)
     return data
+
+
+def check_backends(backends: dict[str, Any], settings: Settings) -> list[str]:
+    """Check each back end's adapter is enabled and its settings fit the adapter's schema."""
+    problems = []
+    for name, entry in backends.items():
+        try:
+            cls = enabled_class(entry["adapter"], settings)
+            loaded = cls.validate_settings(resolve_env(entry["settings"]))
+            # Store the variable's name, never the secret it holds.
+            given = entry["settings"]
+            entry["settings"] = {
+                key: given[key] if is_env_ref(given.get(key)) else value
+                for key, value in loaded.items()
+            }
+        except LookupError as exc:
+            problems.append(f"backends.{name}.adapter: {exc}")
+        except SettingsError as exc:
+            problems.extend(f"backends.{name}.settings.{line}" for line in exc.problems)
+    return problems
+
+
+def _store_backends(backends: dict[str, Any], now: datetime) -> None:
+    # Back ends dropped from the file are kept: requests still on their way name them.
+    for name, entry in backends.items():
+        row = db.session.scalar(select(Backend).where(Backend.name == name))
+        if row is None:
+            row = Backend(name=name, updated_at=now)
+            db.session.add(row)
+        if (row.adapter, row.settings) != (entry["adapter"], entry["settings"]):
+            row.adapter, row.settings, row.updated_at = entry["adapter"], entry["settings"], now
 
 
 def import_catalogue(raw: Any) -> ImportSummary:
@@ -139,9 +186,13 @@ def import_catalogue(raw: Any) -> ImportSummary:
     keep pointing at them and their definitions stay readable.
     """
     data = validate_catalogue(raw)
+    problems = check_backends(data["backends"], current_app.extensions["open311"]["settings"])
+    if problems:
+        raise CatalogueError(problems)
     now = utcnow()
     summary = ImportSummary()
     try:
+        _store_backends(data["backends"], now)
         jurisdictions: dict[str, Jurisdiction] = {}
         for position, entry in enumerate(data["jurisdictions"]):
             row = db.session.scalar(

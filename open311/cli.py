@@ -98,12 +98,13 @@ def boundary_show() -> None:
 
 @keys_cli.command("create")
 @click.option("--name", required=True, help="Who the key is for, e.g. the app's name.")
+@click.option("--admin", is_flag=True, help="Staff key: may see delivery states.")
 @with_appcontext
-def keys_create(name: str) -> None:
+def keys_create(name: str, admin: bool) -> None:
     """Create an API key; the key is printed alone on the last line, and only once."""
     from open311.keys import create_key
 
-    row, secret = create_key(name)
+    row, secret = create_key(name, admin=admin)
     click.echo(f"Created API key {row.prefix} for {name!r}. Store it now; it is not shown again:")
     click.echo(secret)
 
@@ -125,13 +126,94 @@ def requests_close(service_request_id: str, notes: str | None) -> None:
     click.echo(f"Request {service_request_id} closed.")
 
 
-@click.command("dispatch")
+@click.group("dispatch", invoke_without_command=True)
+@click.pass_context
+def dispatch_cli(ctx: click.Context) -> None:
+    """Deliveries to back ends; alone, attempts every job due now, once each."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(dispatch_run)
+
+
+@dispatch_cli.command("run")
 @with_appcontext
-def dispatch_command() -> None:
-    """Deliver requests still waiting for their back end (batch tokens)."""
+def dispatch_run() -> None:
+    """Attempt every delivery due now, once each."""
     from open311.dispatch import deliver_pending
 
     click.echo(f"{deliver_pending()} request(s) delivered.")
+
+
+@dispatch_cli.command("list")
+@click.option("--failed", is_flag=True, help="Only the dead letter: deliveries that gave up.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000))
+@with_appcontext
+def dispatch_list(failed: bool, limit: int) -> None:
+    """Show deliveries newest first: job id, request id, back end, state, attempts, last error."""
+    from open311.dispatch import list_jobs
+
+    for job in list_jobs(failed_only=failed, limit=limit):
+        detail = job.reference if job.state == "delivered" else (job.last_error or "")
+        click.echo(
+            f"{job.id}\t{job.request.service_request_id}\t{job.backend}\t{job.state}"
+            f"\t{job.attempts}\t{detail}"
+        )
+
+
+@dispatch_cli.command("retry")
+@click.argument("job_id", type=int)
+@with_appcontext
+def dispatch_retry(job_id: int) -> None:
+    """Re-queue the failed delivery JOB_ID (same idempotency key, fresh attempts)."""
+    from open311.dispatch import retry
+
+    try:
+        job = retry(job_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Delivery {job.id} of request {job.request.service_request_id} re-queued.")
+
+
+@click.command("worker")
+@click.option("--poll", type=click.FloatRange(min=0.01), help="Seconds between idle polls.")
+@with_appcontext
+def worker_command(poll: float | None) -> None:
+    """Deliver requests to their back ends until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from open311.worker import run_worker_with_queue
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("open311 worker started.")
+    run_worker_with_queue(app, stop, poll=poll)
+    click.echo("open311 worker stopped.")
+
+
+@click.command("simulate")
+@click.argument("kind", type=click.Choice(["citysourced", "department"]))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8400, show_default=True, type=int)
+def simulate_command(kind: str, host: str, port: int) -> None:
+    """Run a simulated back end (for demos and tests) until Ctrl-C."""
+    import signal
+    import threading
+
+    from open311.simulators import citysourced, department
+    from open311.simulators.server import Running
+
+    module = citysourced if kind == "citysourced" else department
+    running = Running(module.create_simulator(), host=host, port=port)
+    click.echo(f"{kind} simulator at {running.url} (control plane: {running.url}/_sim/)")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    running.stop()
 
 
 @click.command("serve")
@@ -158,7 +240,15 @@ def serve_command(host: str, port: int, workers: int) -> None:
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
 
         def load(self) -> Flask:
-            return create_app()
+            app = create_app()
+            settings = app.extensions["open311"]["settings"]
+            if settings.database_url.startswith("sqlite") and settings.dispatch == "inline":
+                # The embedded default needs no separate worker: each server process runs
+                # the dispatcher in a thread; claims make the processes share the work.
+                from open311.worker import start_background
+
+                start_background(app)
+            return app
 
     base = f"http://{host}:{port}/open311/v2"
     click.echo(
@@ -169,8 +259,16 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    commands = (services_cli, keys_cli, requests_cli, boundary_cli, dispatch_command, serve_command)
-    for command in commands:
+    for command in (
+        services_cli,
+        keys_cli,
+        requests_cli,
+        boundary_cli,
+        dispatch_cli,
+        worker_command,
+        simulate_command,
+        serve_command,
+    ):
         app.cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ to start.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -31,6 +32,13 @@ class Settings:
     endpoint_type: str = "production"
     public_url: str | None = None
     dispatch: str = "inline"
+    #: Adapter names that may be used; installing a package never switches one on.
+    adapters: tuple[str, ...] = ("local",)
+    dispatch_max_attempts: int = 10
+    dispatch_backoff: float = 5.0
+    dispatch_backoff_max: float = 3600.0
+    dispatch_lease: float = 300.0
+    dispatch_poll: float = 1.0
     contact_name: str = "myAurora 311"
     contact_phone: str = "311 inside the city limits"
     contact_phone_outside: str = "630-256-4636"
@@ -55,7 +63,9 @@ class Settings:
         return "; ".join(p for p in parts if p)
 
 
-_INT_FIELDS = {"max_content_length", "max_requests", "window_days"}
+_INT_FIELDS = {"max_content_length", "max_requests", "window_days", "dispatch_max_attempts"}
+_FLOAT_FIELDS = {"dispatch_backoff", "dispatch_backoff_max", "dispatch_lease", "dispatch_poll"}
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _CHOICES = {"endpoint_type": {"production", "test"}, "dispatch": {"inline", "manual"}}
 
 
@@ -68,6 +78,23 @@ def _coerce(name: str, raw: Any) -> Any:
         if value <= 0:
             raise ConfigError(f"OPEN311_{name.upper()} must be positive, got {value}")
         return value
+    if name in _FLOAT_FIELDS:
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"OPEN311_{name.upper()} must be a number, got {raw!r}") from None
+        if not number > 0 or number == float("inf"):
+            raise ConfigError(f"OPEN311_{name.upper()} must be positive, got {raw!r}")
+        return number
+    if name == "adapters":
+        names = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+        cleaned = tuple(dict.fromkeys(str(n).strip() for n in names if str(n).strip()))
+        bad = [n for n in cleaned if not _NAME.match(n)]
+        if bad or not cleaned:
+            raise ConfigError(
+                f"OPEN311_ADAPTERS must be a comma list of adapter names, got {raw!r}"
+            )
+        return cleaned
     if raw is None:
         return None
     value = str(raw).strip()

@@ -8,16 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from open311.catalogue import find_service
 from open311.clock import utcnow
+from open311.dispatch import enqueue
 from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
 from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
 from open311.limits import check_service_area, require_served
 from open311.models import ApiKey, Service, ServiceRequest, Token
+from open311.replay import FORM_FIELD, body_digest, client_key, earlier
 from schemas.inputs import (
     DESCRIPTION_MAX,
     PostRequestForm,
@@ -120,15 +123,30 @@ def _answer_line(code: str, line: str) -> str:
     return f"attribute[{code}]: {line}"
 
 
-def submit(form: MultiDict[str, str], api_key_override: str | None = None) -> Receipt:
+def submit(
+    form: MultiDict[str, str],
+    api_key_override: str | None = None,
+    idempotency_key: str | None = None,
+) -> Receipt:
     """Validate and store one request, committed before any back end is contacted.
 
-    :raises ApiError: 403 for a bad key, 400/404 for bad input; nothing is stored then.
+    With an idempotency key (header or ``client_request_id``), a replay of the same body
+    answers the original receipt and stores nothing.
+
+    :raises ApiError: 403 for a bad key, 400/404 for bad input, 409 for a reused
+        idempotency key; nothing is stored then.
     """
+    replay_key = client_key(idempotency_key, form)
     plain, submitted = split_form(form)
+    plain.pop(FORM_FIELD, None)
     key = verify_key(api_key_override or plain.get("api_key"))
     if key is None:
         raise ApiError(403, "A valid api_key is required to submit requests.")
+    digest = body_digest(form, api_key_override) if replay_key else None
+    if replay_key and digest:
+        row = earlier(key.id, replay_key, digest)
+        if row is not None:
+            return receipt_of(row)
     fields: dict[str, Any] = PostRequestForm().load(plain)
     located = "lat" in fields
     if located:
@@ -142,11 +160,37 @@ def submit(form: MultiDict[str, str], api_key_override: str | None = None) -> Re
         if problem:
             raise ApiError(400, problem)
     answers = check_answers(service, submitted)
-    return _store(service, key, fields, answers)
+    try:
+        return _store(service, key, fields, answers, replay_key, digest)
+    except IntegrityError:
+        # A simultaneous replay with the same key won the insert: answer from its row.
+        if not replay_key or not digest:
+            raise
+        row = earlier(key.id, replay_key, digest)
+        if row is None:
+            raise
+        return receipt_of(row)
+
+
+def receipt_of(row: ServiceRequest) -> Receipt:
+    """The POST answer for a stored request, exactly as it was first given."""
+    token = row.token
+    return Receipt(
+        service_type=row.service.type,
+        service_request_id=row.service_request_id,
+        token=token.token if token else None,
+        service_notice=NOTICES.get(row.service.type),
+        account_id=row.account_id,
+    )
 
 
 def _store(
-    service: Service, key: ApiKey, fields: dict[str, Any], answers: dict[str, Any]
+    service: Service,
+    key: ApiKey,
+    fields: dict[str, Any],
+    answers: dict[str, Any],
+    replay_key: str | None = None,
+    digest: str | None = None,
 ) -> Receipt:
     now = utcnow()
     row = ServiceRequest(
@@ -170,6 +214,8 @@ def _store(
         device_id=fields.get("device_id"),
         account_id=fields.get("account_id"),
         api_key_pk=key.id,
+        client_key=replay_key,
+        body_digest=digest,
     )
     key.last_used_at = now
     try:
@@ -180,6 +226,8 @@ def _store(
         token = secrets.token_urlsafe(16) if service.type == "batch" else None
         if token is not None:
             db.session.add(Token(token=token, request=row, created_at=now))
+        # The delivery job is part of the same transaction: no accepted request without one.
+        enqueue(row)
         # Built before the commit, which expires every loaded attribute.
         receipt = Receipt(
             service_type=service.type,

@@ -23,11 +23,16 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(name: str) -> tuple[ApiKey, str]:
-    """Make a key named ``name``; returns the row and the secret, shown only this once."""
+def create_key(name: str, *, admin: bool = False) -> tuple[ApiKey, str]:
+    """Make a key named ``name``; returns the row and the secret, shown only this once.
+
+    An ``admin`` key also sees each request's delivery state (``extensions=true``).
+    """
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(name=name, prefix=prefix, key_hash=hash_key(secret), created_at=utcnow())
+    row = ApiKey(
+        name=name, prefix=prefix, key_hash=hash_key(secret), created_at=utcnow(), admin=admin
+    )
     db.session.add(row)
     db.session.commit()
     return row, secret

@@ -2,7 +2,9 @@
 
 It uses exactly the GeoReport v2 JSON field names: a service entry is a service-list object
 (without ``metadata``, which is derived) plus an optional ``jurisdiction_id`` and an
-``attributes`` list of service-definition attribute objects.
+``attributes`` list of service-definition attribute objects. Routing is our addition: an
+optional ``backends`` map (name -> adapter and settings) and a ``backend`` name on a
+jurisdiction (the default of its services) or on a service.
 """
 
 from __future__ import annotations
@@ -71,6 +73,24 @@ class AttributeEntry(Schema):
             )
 
 
+_backend_name = validate.Regexp(
+    r"^[a-z][a-z0-9_-]{0,99}$", error="Must be lower-case letters, digits, - or _ (at most 100)."
+)
+
+
+class BackendEntry(Schema):
+    """A back end: which adapter delivers to it, and that adapter's settings.
+
+    The settings are checked against the adapter's own schema when the file is imported.
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    adapter = StrictString(required=True, validate=_backend_name)
+    settings = fields.Dict(keys=fields.String(), load_default=dict)
+
+
 class AreaEntry(Schema):
     """A service's own area: a name for messages and a GeoJSON Polygon or MultiPolygon."""
 
@@ -88,6 +108,8 @@ class ServiceEntry(Schema):
         unknown = RAISE
 
     jurisdiction_id = StrictString()
+    #: The back end that handles the service; else the jurisdiction's, else ``local``.
+    backend = StrictString(validate=_backend_name)
     service_code = StrictString(required=True, validate=[validate.Length(min=1, max=200), _code])
     service_name = StrictString(required=True, validate=validate.Length(min=1, max=200))
     description = StrictString(load_default=None, allow_none=True)
@@ -116,6 +138,8 @@ class JurisdictionEntry(Schema):
 
     jurisdiction_id = StrictString(required=True, validate=[validate.Length(min=1, max=200), _code])
     name = StrictString(required=True, validate=validate.Length(min=1, max=200))
+    #: The default back end of the jurisdiction's services.
+    backend = StrictString(validate=_backend_name)
 
 
 class CatalogueFile(Schema):
@@ -128,3 +152,8 @@ class CatalogueFile(Schema):
         fields.Nested(JurisdictionEntry), required=True, validate=validate.Length(min=1)
     )
     services = fields.List(fields.Nested(ServiceEntry), required=True)
+    backends = fields.Dict(
+        keys=StrictString(validate=_backend_name),
+        values=fields.Nested(BackendEntry),
+        load_default=dict,
+    )

@@ -124,6 +124,13 @@ def CommaList(inner: fields.Field) -> fields.List:
     return fields.List(inner, validate=validate.Length(max=1000))
 
 
+class DetailQuery(JurisdictionQuery):
+    """Query string of ``GET requests/{id}``: staff may ask for the delivery state."""
+
+    extensions = fields.Boolean(truthy={"true"}, falsy={"false"})
+    api_key = Text()
+
+
 class RequestsQuery(JurisdictionQuery):
     """Query string of ``GET requests``."""
 

@@ -33,12 +33,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 TABLES = (
+    "dispatch_jobs",
     "tokens",
     "service_requests",
     "api_keys",
     "boundary_parts",
     "boundaries",
     "services",
+    "backends",
     "jurisdictions",
 )
 
@@ -182,6 +184,9 @@ def app(request: pytest.FixtureRequest) -> Iterator[Flask]:
         yield app
         db.session.remove()
         with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("DELETE FROM procrastinate_events"))
+                connection.execute(sa.text("DELETE FROM procrastinate_jobs"))
             for table in TABLES:
                 connection.execute(sa.text(f"DELETE FROM {table}"))
     app.extensions["open311"]["settings"] = settings

@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import Response, current_app, request
 
 from open311 import dispatch
-from open311.api import FMT, bp, jurisdiction_from_query, load_query
+from open311.api import FMT, bp, load_query
 from open311.config import Settings
+from open311.dispatch import delivery_state
 from open311.errors import ApiError
 from open311.feed import Window, find_requests, get_request
 from open311.formats import render
 from open311.intake import submit
 from open311.jurisdictions import resolve_jurisdiction
-from schemas.inputs import RequestsQuery
+from open311.keys import verify_key
+from schemas.inputs import DetailQuery, RequestsQuery
 from schemas.requests import RECEIPT_FIELDS, ReceiptSchema, ServiceRequestSchema
 
 _REQUESTS = ServiceRequestSchema(many=True)
@@ -29,7 +31,11 @@ def create_request(fmt: str) -> Response:
         )
     if request.files:
         raise ApiError(400, "File uploads are not accepted; link media with media_url.")
-    receipt = submit(request.form, api_key_override=request.args.get("api_key"))
+    receipt = submit(
+        request.form,
+        api_key_override=request.args.get("api_key"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
     settings: Settings = current_app.extensions["open311"]["settings"]
     if settings.dispatch == "inline" and receipt.service_request_id:
         dispatch.deliver(get_request(None, receipt.service_request_id))
@@ -48,8 +54,19 @@ def request_list(fmt: str) -> Response:
 
 @bp.get(f"/requests/<path:service_request_id>.{FMT}")
 def request_detail(service_request_id: str, fmt: str) -> Response:
-    """One request, still wrapped in a list (§3.2)."""
-    jurisdiction = jurisdiction_from_query()
-    return render(
-        fmt, "service_requests", _REQUESTS.dump([get_request(jurisdiction, service_request_id)])
-    )
+    """One request, still wrapped in a list (§3.2).
+
+    With ``extensions=true`` and an admin ``api_key`` it also carries its delivery state;
+    anyone else asking for that gets a 403, and plain output never shows it.
+    """
+    args = load_query(DetailQuery())
+    jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
+    if args.get("extensions"):
+        key = verify_key(args.get("api_key"))
+        if key is None or not key.admin:
+            raise ApiError(403, "extensions=true needs an admin api_key.")
+    row = get_request(jurisdiction, service_request_id)
+    [item] = _REQUESTS.dump([row])
+    if args.get("extensions"):
+        item["dispatch"] = delivery_state(row)
+    return render(fmt, "service_requests", [item])

@@ -2,13 +2,16 @@
 
 from open311.models.boundaries import Boundary, BoundaryPart
 from open311.models.catalogue import Jurisdiction, Service
+from open311.models.dispatch import Backend, DispatchJob
 from open311.models.keys import ApiKey
 from open311.models.requests import ServiceRequest, Token
 
 __all__ = [
     "ApiKey",
+    "Backend",
     "Boundary",
     "BoundaryPart",
+    "DispatchJob",
     "Jurisdiction",
     "Service",
     "ServiceRequest",

@@ -57,6 +57,8 @@ class Service(db.Model):  # type: ignore[name-defined,misc]
     attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The name of the back end that handles the service; ``None`` is in house (``local``).
+    backend: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: An optional area of its own (e.g. a program run in some wards only), within the limits.
     area_name: Mapped[str | None] = mapped_column(String(200))

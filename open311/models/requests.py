@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -36,6 +37,8 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_service_requests_requested", "requested_datetime", "id"),
         Index("ix_service_requests_updated", "updated_datetime", "id"),
         Index("ix_service_requests_location", "location", postgresql_using="gist"),
+        # A client's idempotency key names one request per API key, whatever the race.
+        UniqueConstraint("api_key_pk", "client_key", name="uq_service_requests_client_key"),
     )
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
 
@@ -66,6 +69,9 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
     device_id: Mapped[str | None] = mapped_column(String(200))
     account_id: Mapped[str | None] = mapped_column(String(200))
     api_key_pk: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    #: The client's ``Idempotency-Key`` (or ``client_request_id``) and a digest of its body.
+    client_key: Mapped[str | None] = mapped_column(String(200))
+    body_digest: Mapped[str | None] = mapped_column(String(64))
     location: Mapped[Any] = mapped_column(
         PointGeometry(), Computed(LOCATION_EXPRESSION, persisted=True), deferred=True
     )

@@ -13,6 +13,21 @@ def test_defaults_use_embedded_sqlite(tmp_path):
     assert "630-256-4636" in settings.contact
 
 
+def test_adapters_and_dispatch_settings_are_read(tmp_path):
+    settings = load_settings(
+        str(tmp_path),
+        environ={
+            "OPEN311_ADAPTERS": "local, department,local",
+            "OPEN311_DISPATCH_BACKOFF": "0.5",
+            "OPEN311_DISPATCH_MAX_ATTEMPTS": "3",
+        },
+    )
+    assert settings.adapters == ("local", "department")
+    assert settings.dispatch_backoff == 0.5
+    assert settings.dispatch_max_attempts == 3
+    assert load_settings(str(tmp_path), environ={}).adapters == ("local",)
+
+
 def test_environment_is_read(tmp_path):
     settings = load_settings(
         str(tmp_path),
@@ -36,6 +51,11 @@ def test_environment_is_read(tmp_path):
         ("OPEN311_WINDOW_DAYS", "0", "must be positive"),
         ("OPEN311_ENDPOINT_TYPE", "staging", "must be one of"),
         ("OPEN311_DISPATCH", "later", "must be one of"),
+        ("OPEN311_DISPATCH_BACKOFF", "soon", "must be a number"),
+        ("OPEN311_DISPATCH_LEASE", "-1", "must be positive"),
+        ("OPEN311_DISPATCH_BACKOFF_MAX", "inf", "must be positive"),
+        ("OPEN311_ADAPTERS", "local,Bad Name", "comma list of adapter names"),
+        ("OPEN311_ADAPTERS", " , ", "comma list of adapter names"),
         ("OPEN311_PUBLIC_URL", "ftp://x", "http"),
         ("OPEN311_DATABASE_URL", "open311.db", "not a database URL"),
     ],

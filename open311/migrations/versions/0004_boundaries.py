@@ -1,7 +1,7 @@
 """City limits: boundaries, their subdivided parts, and per-service areas.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ from geoalchemy2 import Geometry
 from open311.models.types import UTCDateTime
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

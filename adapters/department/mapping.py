@@ -1,0 +1,67 @@
+"""Between our requests and the department's work requests (no HTTP here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from adapters.base import Change, Delivery, Outbound
+
+#: Department statuses that are still open in GeoReport terms; the rest are closed.
+OPEN_STATUSES = frozenset({"received", "triaged", "assigned", "in_progress", "on_hold"})
+CLOSED_STATUSES = frozenset({"completed", "closed_duplicate", "closed_not_actionable", "cancelled"})
+
+
+def work_request(request: Outbound, service_codes: dict[str, str]) -> dict[str, Any]:
+    """The body of ``POST /api/v1/work-requests`` for ``request``.
+
+    ``external_ref`` is our public request id: the department's 409 for a known reference
+    is what lets a retry find the record an earlier attempt created.
+    """
+    contact = request.contact
+    body: dict[str, Any] = {
+        "external_ref": request.service_request_id,
+        "service_code": service_codes.get(request.service_code, request.service_code),
+        "description": request.description or "",
+        "location": {"lat": request.lat, "lng": request.long, "address": request.address},
+        "reporter": {
+            "first_name": contact.get("first_name"),
+            "last_name": contact.get("last_name"),
+            "email": contact.get("email"),
+            "phone": contact.get("phone"),
+        },
+        "attributes": dict(request.attributes),
+        "media_urls": [request.media_url] if request.media_url else [],
+        "submitted_at": request.requested_datetime.isoformat(),
+    }
+    return body
+
+
+def receipt(document: Any) -> Delivery:
+    """Our receipt from a work-request document.
+
+    :raises ValueError: when the document has no usable ``id``.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+        raise ValueError("work request without an id")
+    if not document["id"]:
+        raise ValueError("work request with an empty id")
+    return Delivery(reference=document["id"])
+
+
+def change(document: dict[str, Any]) -> Change | None:
+    """A GeoReport change from a work-request document; ``None`` for an unknown status."""
+    status = document.get("status")
+    if status in OPEN_STATUSES:
+        public = "open"
+    elif status in CLOSED_STATUSES:
+        public = "closed"
+    else:
+        return None
+    return Change(
+        reference=document["id"],
+        status=public,
+        updated=datetime.fromisoformat(document["updated_at"].replace("Z", "+00:00")),
+        notes=document.get("public_note"),
+        raw_status=status,
+    )

@@ -1,0 +1,61 @@
+"""GeoReport v2 over HTTP: the only place that speaks to the other server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from adapters.base import AuthError, PermanentError, TransientError
+from adapters.http import retry_after, snippet, transport
+
+
+def _errors(response: requests.Response) -> str:
+    # GeoReport errors are a list of {code, description}; anything else is shown raw.
+    try:
+        body = json.loads(response.content.decode("utf-8-sig"))
+        return "; ".join(str(e.get("description", "")) for e in body)[:300]
+    except (ValueError, TypeError, AttributeError):
+        return snippet(response)
+
+
+class Open311Client:
+    """A session with one GeoReport v2 endpoint (its base URL ends before ``requests.json``)."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        """Prepare a session; nothing is sent until the first call."""
+        self.base = settings["base_url"].rstrip("/")
+        self.timeout = (settings["connect_timeout"], settings["read_timeout"])
+        self.session = requests.Session()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    def post_request(self, fields: list[tuple[str, str]], key: str) -> Any:
+        """``POST requests.json``; the idempotency key goes along for servers that honour it."""
+        with transport("POST requests"):
+            response = self.session.post(
+                f"{self.base}/requests.json",
+                data=fields,
+                headers={"Idempotency-Key": key},
+                timeout=self.timeout,
+            )
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(f"POST requests: HTTP {status}: {_errors(response)}")
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"POST requests: HTTP {status}: {_errors(response)}",
+                retry_after=retry_after(response),
+                outcome_unknown=status != 503,
+            )
+        if status >= 400:
+            raise PermanentError(f"POST requests: HTTP {status}: {_errors(response)}")
+        try:
+            return json.loads(response.content.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            raise TransientError(
+                f"POST requests: unreadable answer: {snippet(response)}", outcome_unknown=True
+            ) from None
