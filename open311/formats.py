@@ -26,6 +26,7 @@ ITEM_NAMES = {
     "attributes": "attribute",
     "values": "value",
     "jurisdictions": "jurisdiction",
+    "service_request_updates": "request_update",
 }
 
 # The spec (and the SeeClickFix validator) want double quotes, which lxml does not write.

@@ -33,6 +33,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 TABLES = (
+    "request_updates",
+    "sync_cursors",
+    "webhook_events",
     "dispatch_jobs",
     "tokens",
     "service_requests",

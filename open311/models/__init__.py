@@ -5,6 +5,7 @@ from open311.models.catalogue import Jurisdiction, Service
 from open311.models.dispatch import Backend, DispatchJob
 from open311.models.keys import ApiKey
 from open311.models.requests import ServiceRequest, Token
+from open311.models.updates import RequestUpdate, SyncCursor, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -13,7 +14,10 @@ __all__ = [
     "BoundaryPart",
     "DispatchJob",
     "Jurisdiction",
+    "RequestUpdate",
     "Service",
     "ServiceRequest",
+    "SyncCursor",
     "Token",
+    "WebhookEvent",
 ]

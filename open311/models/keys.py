@@ -25,3 +25,6 @@ class ApiKey(db.Model):  # type: ignore[name-defined,misc]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Admin keys (the 311 center's staff) may see where each request stands with its back end.
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A vendor key belongs to one back end: it sees only the requests routed there (with
+    #: their contact fields) and may post updates only to those; ``None`` for app keys.
+    vendor: Mapped[str | None] = mapped_column(String(100))
