@@ -105,13 +105,22 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Change:
-    """A change to a back-end record, reported by :meth:`Adapter.changes_since`."""
+    """A change to a back-end record, reported by :meth:`Adapter.changes_since`.
+
+    ``status`` is the adapter's GeoReport reading (``open`` or ``closed``), or ``None`` when
+    it does not know ``raw_status``: the gateway's status tables decide, and an unknown status
+    is reported rather than dropped. ``identity`` is the back end's own identity for this
+    change (an event or version number); when the back end has none, the gateway builds one
+    from the record, the time and the raw status. ``version`` orders changes of one record.
+    """
 
     reference: str
-    status: str  # GeoReport ``open`` or ``closed``
+    status: str | None
     updated: datetime
     notes: str | None = None
     raw_status: str | None = None
+    version: int | None = None
+    identity: str | None = None
 
 
 class NoSettings(Schema):

@@ -175,8 +175,10 @@ def _store_backends(backends: dict[str, Any], now: datetime) -> None:
         if row is None:
             row = Backend(name=name, updated_at=now)
             db.session.add(row)
-        if (row.adapter, row.settings) != (entry["adapter"], entry["settings"]):
-            row.adapter, row.settings, row.updated_at = entry["adapter"], entry["settings"], now
+        wanted = (entry["adapter"], entry["settings"], entry["statuses"])
+        if (row.adapter, row.settings, row.statuses or {}) != wanted:
+            row.adapter, row.settings, row.statuses = wanted
+            row.updated_at = now
 
 
 def import_catalogue(raw: Any) -> ImportSummary:

@@ -126,6 +126,24 @@ def requests_close(service_request_id: str, notes: str | None) -> None:
     click.echo(f"Request {service_request_id} closed.")
 
 
+@click.command("sync")
+@click.option("--adapter", "adapter_name", help="Only the back ends of this adapter.")
+@with_appcontext
+def sync_command(adapter_name: str | None) -> None:
+    """Poll each back end once for status changes and record them."""
+    from open311.sync import sync_all
+
+    results = sync_all(adapter_name)
+    if not results:
+        click.echo(
+            "No back end that reports changes" + (f" uses {adapter_name}." if adapter_name else ".")
+        )
+    for result in results:
+        click.echo(result.line())
+    if any(r.error for r in results):
+        raise SystemExit(1)
+
+
 @click.group("dispatch", invoke_without_command=True)
 @click.pass_context
 def dispatch_cli(ctx: click.Context) -> None:
@@ -265,6 +283,7 @@ def init_app(app: Flask) -> None:
         requests_cli,
         boundary_cli,
         dispatch_cli,
+        sync_command,
         worker_command,
         simulate_command,
         serve_command,

@@ -39,6 +39,10 @@ class Settings:
     dispatch_backoff_max: float = 3600.0
     dispatch_lease: float = 300.0
     dispatch_poll: float = 1.0
+    #: Seconds between polls of each back end for changes, and how far each poll reaches
+    #: back before the previous one started (clock skew, records invisible for a while).
+    sync_interval: float = 60.0
+    sync_overlap: float = 600.0
     contact_name: str = "myAurora 311"
     contact_phone: str = "311 inside the city limits"
     contact_phone_outside: str = "630-256-4636"
@@ -64,7 +68,14 @@ class Settings:
 
 
 _INT_FIELDS = {"max_content_length", "max_requests", "window_days", "dispatch_max_attempts"}
-_FLOAT_FIELDS = {"dispatch_backoff", "dispatch_backoff_max", "dispatch_lease", "dispatch_poll"}
+_FLOAT_FIELDS = {
+    "dispatch_backoff",
+    "dispatch_backoff_max",
+    "dispatch_lease",
+    "dispatch_poll",
+    "sync_interval",
+    "sync_overlap",
+}
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _CHOICES = {"endpoint_type": {"production", "test"}, "dispatch": {"inline", "manual"}}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from open311.statuses import EXTENDED
 from schemas.services import DATATYPES, LIST_DATATYPES, SERVICE_TYPES
 
 _code = validate.Regexp(
@@ -89,6 +90,13 @@ class BackendEntry(Schema):
 
     adapter = StrictString(required=True, validate=_backend_name)
     settings = fields.Dict(keys=fields.String(), load_default=dict)
+    #: The back end's own statuses -> mySociety's extended set (open311/statuses.py has the
+    #: adapters' defaults); a status missing here is stored raw and reported, never guessed.
+    statuses = fields.Dict(
+        keys=StrictString(validate=validate.Length(min=1, max=200)),
+        values=StrictString(validate=validate.OneOf(sorted(EXTENDED))),
+        load_default=dict,
+    )
 
 
 class AreaEntry(Schema):

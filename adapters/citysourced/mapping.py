@@ -92,10 +92,10 @@ def create_fields(request: Outbound, request_type: dict[str, Any]) -> list[tuple
 
 
 def change(report: dict[str, str]) -> Change | None:
-    """A GeoReport change from a report; ``None`` for a status we do not know."""
+    """A GeoReport change from a report (status ``None`` when unknown); ``None`` without an id."""
     raw = report.get("StatusType", "")
     status = STATUSES.get(raw)
-    if status is None or not report.get("Id"):
+    if not report.get("Id"):
         return None
     stamp = report.get("DateUpdated") or report.get("DateCreated") or ""
     return Change(
@@ -104,4 +104,7 @@ def change(report: dict[str, str]) -> Change | None:
         updated=from_local(stamp),
         notes=report.get("TicketSla") or None,
         raw_status=raw,
+        # CitySourced has no update ids: the report, its local time as written and the status
+        # name one change, stable across re-reads (even in autumn's repeated hour).
+        identity=f"{report['Id']}@{stamp}#{raw}",
     )

@@ -68,10 +68,9 @@ class DepartmentAdapter(Adapter):
         return None
 
     def changes_since(self, since: datetime) -> list[Change]:
-        """Work requests updated since ``since``, oldest first; unknown statuses are left out."""
+        """Work requests updated since ``since``, oldest first, unknown statuses included."""
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        changes = [mapping.change(d) for d in self.client.search({"updated_since": stamp})]
-        return [c for c in changes if c is not None]
+        return [mapping.change(d) for d in self.client.search({"updated_since": stamp})]
 
     def health(self) -> bool:
         """Whether a token can be had now."""

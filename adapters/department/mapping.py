@@ -49,19 +49,32 @@ def receipt(document: Any) -> Delivery:
     return Delivery(reference=document["id"])
 
 
-def change(document: dict[str, Any]) -> Change | None:
-    """A GeoReport change from a work-request document; ``None`` for an unknown status."""
+def change(document: dict[str, Any]) -> Change:
+    """A GeoReport change from a work-request document (status ``None`` when unknown).
+
+    The department numbers each record's states (``version``), so ``id`` and ``version``
+    identify a change whether it comes by poll or by webhook.
+
+    :raises ValueError: when the document lacks an id, a time or a usable version.
+    """
     status = document.get("status")
     if status in OPEN_STATUSES:
-        public = "open"
+        public: str | None = "open"
     elif status in CLOSED_STATUSES:
         public = "closed"
     else:
-        return None
+        public = None
+    record_id, version = document.get("id"), document.get("version")
+    if not isinstance(record_id, str) or not record_id:
+        raise ValueError("work request without an id")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ValueError("work request with a version that is not a number")
     return Change(
-        reference=document["id"],
+        reference=record_id,
         status=public,
-        updated=datetime.fromisoformat(document["updated_at"].replace("Z", "+00:00")),
+        updated=datetime.fromisoformat(str(document["updated_at"]).replace("Z", "+00:00")),
         notes=document.get("public_note"),
-        raw_status=status,
+        raw_status=status if isinstance(status, str) else None,
+        version=version,
+        identity=f"{record_id}#v{version}" if version is not None else None,
     )

@@ -28,6 +28,8 @@ class Backend(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(100), unique=True)
     adapter: Mapped[str] = mapped_column(String(50))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: Vendor status -> mySociety extended status; empty means the adapter's default table.
+    statuses: Mapped[dict[str, str] | None] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -58,7 +58,8 @@ def test_citysourced_changes_since_in_chicago_time(citysourced):
         ).raise_for_status()
     changes = adapter.changes_since(datetime(2030, 6, 1, 13, tzinfo=UTC) - timedelta(minutes=1))
     adapter.close()
-    # 08:30 in Chicago (CDT) is 13:30 UTC; the unmapped status is left out, not guessed.
-    assert [(c.reference, c.status, c.updated) for c in changes] == [
-        (first, "closed", datetime(2030, 6, 1, 13, 30, tzinfo=UTC))
+    # 08:30 in Chicago (CDT) is 13:30 UTC; the unmapped status is reported, not guessed.
+    assert [(c.reference, c.status, c.raw_status, c.updated) for c in changes] == [
+        (first, "closed", "Closed", datetime(2030, 6, 1, 13, 30, tzinfo=UTC)),
+        (second, None, "Pending Review", datetime(2030, 6, 1, 13, 30, tzinfo=UTC)),
     ]

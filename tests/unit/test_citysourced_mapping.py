@@ -31,7 +31,9 @@ def test_statuses_map_and_unknown_is_none():
     change = mapping.change(report)
     assert (change.status, change.raw_status) == ("open", "In Progress")
     assert mapping.change({**report, "StatusType": "Closed"}).status == "closed"
-    assert mapping.change({**report, "StatusType": "Pending Review"}) is None
+    unknown = mapping.change({**report, "StatusType": "Pending Review"})
+    assert (unknown.status, unknown.raw_status) == (None, "Pending Review")
+    assert mapping.change({**report, "Id": ""}) is None
 
 
 def test_request_document_has_the_header_first():

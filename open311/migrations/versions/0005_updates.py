@@ -1,4 +1,5 @@
-"""Request update history, poll cursors, seen webhook events and vendor keys.
+"""Request update history, poll cursors, seen webhook events, vendor keys and
+per-back-end status tables.
 
 Revision ID: 0005
 Revises: 0004
@@ -7,8 +8,11 @@ Create Date: 2026-12-03
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 from open311.models.types import UTCDateTime
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 revision = "0005"
 down_revision = "0004"
@@ -19,6 +23,8 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("vendor", sa.String(100), nullable=True))
+    with op.batch_alter_table("backends") as batch:
+        batch.add_column(sa.Column("statuses", JSONType, nullable=True))
     op.create_table(
         "request_updates",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,5 +73,7 @@ def downgrade():
     op.drop_index("ix_request_updates_updated", table_name="request_updates")
     op.drop_index("ix_request_updates_request_pk", table_name="request_updates")
     op.drop_table("request_updates")
+    with op.batch_alter_table("backends") as batch:
+        batch.drop_column("statuses")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("vendor")

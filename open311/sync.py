@@ -1,0 +1,159 @@
+"""Pulling status back from the back ends: one pass of ``changes_since`` per back end.
+
+Each pass asks from a little before the start of the previous complete pass (the overlap
+covers clock skew and records that vendors show late), so passes overlap by design and the
+same change is read more than once: :func:`open311.updates.record` stores it once, keyed by
+the back end's identity for the change. The cursor moves only after a pass succeeds, so a
+back end that is down is asked again from the same point next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from adapters.base import Adapter, AdapterError, Change
+from open311.config import Settings
+from open311.extensions import db
+from open311.models import Backend, DispatchJob, ServiceRequest, SyncCursor
+from open311.registry import backend_adapter
+from open311.statuses import reverse_table
+from open311.updates import DuplicateUpdate, NewUpdate, record
+
+log = logging.getLogger(__name__)
+
+#: Outcomes of one change, counted in :class:`SyncResult`.
+STORED, DUPLICATE, UNKNOWN, UNMATCHED = "stored", "duplicate", "unknown", "unmatched"
+
+
+@dataclass
+class SyncResult:
+    """What one pass over one back end did."""
+
+    backend: str
+    counts: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+
+    def line(self) -> str:
+        """A one-line summary for the command line and the log."""
+        if self.error:
+            return f"{self.backend}: failed ({self.error})"
+        parts = [f"{self.counts[k]} {k}" for k in (STORED, DUPLICATE, UNKNOWN, UNMATCHED)]
+        return f"{self.backend}: " + ", ".join(parts)
+
+
+def can_report_changes(adapter: Adapter) -> bool:
+    """Whether the adapter implements ``changes_since`` (the base class reports nothing)."""
+    return type(adapter).changes_since is not Adapter.changes_since
+
+
+def extended_status(backend: Backend, change: Change) -> str | None:
+    """The extended status of ``change``: the back end's table first, then the adapter's
+    open/closed reading; ``None`` when neither knows the vendor's status."""
+    table = reverse_table(backend.adapter, backend.statuses)
+    if change.raw_status is not None and change.raw_status in table:
+        return table[change.raw_status]
+    return change.status
+
+
+def change_identity(change: Change) -> str:
+    """The back end's identity for ``change``, or one built from its record, time and status."""
+    if change.identity:
+        return change.identity
+    return f"{change.reference}@{change.updated.astimezone(UTC).isoformat()}#{change.raw_status}"
+
+
+def request_for(backend: str, reference: str) -> ServiceRequest | None:
+    """Our request that ``backend`` knows as ``reference``."""
+    query = (
+        select(ServiceRequest)
+        .join(DispatchJob, DispatchJob.request_pk == ServiceRequest.id)
+        .where(DispatchJob.backend == backend, DispatchJob.reference == reference)
+    )
+    return db.session.scalar(query)
+
+
+def apply_change(backend: Backend, change: Change) -> str:
+    """Record one change from ``backend``; returns its outcome (``stored``, ``duplicate``...)."""
+    row = request_for(backend.name, change.reference)
+    if row is None:
+        # A record made in the vendor's own app, or one we never sent: not ours to show.
+        return UNMATCHED
+    status = extended_status(backend, change)
+    try:
+        record(
+            row,
+            NewUpdate(
+                status=status,
+                updated=change.updated,
+                source=f"backend:{backend.name}",
+                source_ref=change_identity(change),
+                description=change.notes,
+                raw_status=change.raw_status,
+                version=change.version,
+            ),
+        )
+    except DuplicateUpdate:
+        return DUPLICATE
+    return UNKNOWN if status is None else STORED
+
+
+def _since(backend: str, overlap: timedelta, started: datetime) -> datetime:
+    cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.backend == backend))
+    if cursor is not None:
+        return cursor.polled_until - overlap
+    first = db.session.scalar(
+        select(func.min(DispatchJob.created_at)).where(DispatchJob.backend == backend)
+    )
+    return (first or started) - overlap
+
+
+def _advance(backend: str, started: datetime) -> None:
+    cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.backend == backend))
+    if cursor is None:
+        db.session.add(SyncCursor(backend=backend, polled_until=started, updated_at=started))
+    elif started > cursor.polled_until:
+        cursor.polled_until, cursor.updated_at = started, started
+    db.session.commit()
+
+
+def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncResult:
+    """One pass over ``backend``: fetch its changes since the last pass and record them."""
+    settings: Settings = current_app.extensions["open311"]["settings"]
+    started = started or datetime.now(UTC)
+    result = SyncResult(backend.name)
+    adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
+    since = _since(backend.name, timedelta(seconds=settings.sync_overlap), started)
+    try:
+        changes = adapter.changes_since(since)
+    except AdapterError as exc:
+        result.error = str(exc)[:200]
+        log.warning("sync %s: %s", backend.name, result.error)
+        return result
+    # Oldest first, so that the present ends as the newest change says.
+    for change in sorted(changes, key=lambda c: (c.updated, c.version or 0)):
+        result.counts[apply_change(backend, change)] += 1
+    if result.counts[UNKNOWN]:
+        log.warning(
+            "sync %s: %d change(s) with unknown statuses", backend.name, result.counts[UNKNOWN]
+        )
+    _advance(backend.name, started)
+    return result
+
+
+def sync_all(adapter_name: str | None = None) -> list[SyncResult]:
+    """One pass over every back end that can report changes (or those of one adapter)."""
+    query = select(Backend).order_by(Backend.name)
+    if adapter_name is not None:
+        query = query.where(Backend.adapter == adapter_name)
+    results = []
+    for backend in db.session.scalars(query).all():
+        adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
+        if can_report_changes(adapter):
+            results.append(sync_backend(backend))
+    return results

@@ -1,0 +1,148 @@
+"""Pulling status back: ``open311 sync`` against the simulators (real HTTP servers)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import requests
+import sqlalchemy as sa
+
+from open311 import dispatch
+from open311.catalogue import import_catalogue
+from open311.extensions import db
+from open311.models import RequestUpdate, SyncCursor
+from open311.sync import sync_all
+from tests.conftest import TEST_CATALOGUE
+from tests.dispatch.conftest import B, department_backend, jobs, post
+
+WIDE = "start_date=2030-01-01T00:00:00Z&end_date=2030-03-31T00:00:00Z"
+
+
+def advance(department, record_id, status, note=None, at=None):
+    body = {"status": status, "public_note": note}
+    if at:
+        body["at"] = at
+    requests.post(
+        f"{department.url}/_sim/records/{record_id}/status", json=body, timeout=5
+    ).raise_for_status()
+
+
+def delivered(client, api_key, **fields):
+    receipt = post(client, api_key, **fields)
+    assert dispatch.deliver_pending() == 1
+    [job] = jobs()
+    return receipt["service_request_id"], job.reference
+
+
+def updates() -> list[RequestUpdate]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(RequestUpdate).order_by(RequestUpdate.id)))
+
+
+def test_each_status_and_note_arrives_with_one_poll(client, routed, api_key, department):
+    rid, ref = delivered(client, api_key)
+    advance(department, ref, "in_progress", "Crew scheduled for Thursday.", "2030-02-02T15:00:00Z")
+    [result] = sync_all()
+    assert result.counts["stored"] == 1
+    [shown] = client.get(f"{B}/requests/{rid}.json").get_json()
+    assert (shown["status"], shown["status_notes"]) == ("open", "Crew scheduled for Thursday.")
+    assert shown["updated_datetime"] == "2030-02-02T15:00:00Z"
+    advance(department, ref, "completed", "Filled.", "2030-02-03T09:30:00Z")
+    sync_all()
+    [shown] = client.get(f"{B}/requests/{rid}.json").get_json()
+    assert (shown["status"], shown["status_notes"]) == ("closed", "Filled.")
+    listed = client.get(f"{B}/servicerequestupdates.json?{WIDE}").get_json()
+    assert [(u["service_request_id"], u["status"], u["description"]) for u in listed] == [
+        (rid, "in_progress", "Crew scheduled for Thursday."),
+        (rid, "fixed", "Filled."),
+    ]
+
+
+def test_overlapping_polls_store_each_change_once(client, routed, api_key, department):
+    _, ref = delivered(client, api_key)
+    advance(department, ref, "assigned", "Assigned to crew 4", "2030-02-02T15:00:00Z")
+    first = sync_all()[0]
+    second = sync_all()[0]
+    assert (first.counts["stored"], second.counts["stored"]) == (1, 0)
+    assert second.counts["duplicate"] == 1
+    assert [u.status for u in updates()] == ["action_scheduled"]
+
+
+def test_unknown_vendor_status_is_kept_raw_and_reported(
+    client, routed, api_key, department, caplog
+):
+    rid, ref = delivered(client, api_key)
+    advance(department, ref, "in_progress", "Crew", "2030-02-02T15:00:00Z")
+    sync_all()
+    advance(department, ref, "escalated_to_state", "IDOT", "2030-02-02T16:00:00Z")
+    [result] = sync_all()
+    assert result.counts["unknown"] == 1
+    assert "1 unknown" in result.line()
+    [shown] = client.get(f"{B}/requests/{rid}.json").get_json()
+    assert (shown["status"], shown["status_notes"]) == ("open", "Crew")
+    assert [(u.status, u.raw_status) for u in updates()] == [
+        ("in_progress", "in_progress"),
+        (None, "escalated_to_state"),
+    ]
+    assert "escalated_to_state" in caplog.text
+    listed = client.get(f"{B}/servicerequestupdates.json?{WIDE}").get_json()
+    assert [u["status"] for u in listed] == ["in_progress"]
+
+
+def test_configured_status_table_wins_over_the_default(
+    app, client, fast_retries, department, api_key
+):
+    data = copy.deepcopy(TEST_CATALOGUE)
+    backend = department_backend(department.url)
+    backend["statuses"] = {"in_progress": "action_scheduled", "completed": "closed"}
+    data["backends"] = {"streets": backend}
+    data["services"][0]["backend"] = "streets"
+    import_catalogue(copy.deepcopy(data))
+    _, ref = delivered(client, api_key)
+    advance(department, ref, "in_progress", None, "2030-02-02T15:00:00Z")
+    sync_all()
+    assert [u.status for u in updates()] == ["action_scheduled"]
+
+
+def test_a_back_end_that_is_down_keeps_its_cursor(client, routed, api_key, department):
+    _, ref = delivered(client, api_key)
+    sync_all()
+    before = db.session.scalar(sa.select(SyncCursor)).polled_until
+    department.faults({"operation": "lookup", "mode": "status", "status": 503, "remaining": 5})
+    [result] = sync_all()
+    assert "503" in result.error
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(SyncCursor)).polled_until == before
+    department.faults()
+    advance(department, ref, "in_progress", None, "2030-02-02T15:00:00Z")
+    [result] = sync_all()
+    assert result.counts["stored"] == 1
+
+
+def test_sync_command_runs_one_pass(app, client, routed, api_key, department):
+    _, ref = delivered(client, api_key)
+    advance(department, ref, "completed", "Done", "2030-02-02T15:00:00Z")
+    out = app.test_cli_runner().invoke(args=["sync", "--adapter", "department"])
+    assert out.exit_code == 0, out.output
+    assert "streets: 1 stored, 0 duplicate, 0 unknown, 0 unmatched" in out.output
+    none = app.test_cli_runner().invoke(args=["sync", "--adapter", "citysourced"])
+    assert "No back end" in none.output
+
+
+def test_citysourced_repeated_autumn_hour_is_stored_once(
+    client, vendor_routed, api_key, citysourced
+):
+    _, ref = delivered(client, api_key)
+    # 01:30 on 2030-11-03 happens twice in Chicago; CitySourced writes no offset.
+    requests.post(
+        f"{citysourced.url}/_sim/reports/{ref}/status",
+        json={"status": "In Progress", "sla": "Crew", "at": "2030-11-03T01:30:00"},
+        timeout=5,
+    ).raise_for_status()
+    assert sync_all()[0].counts["stored"] == 1
+    assert sync_all()[0].counts["duplicate"] == 1
+    [update] = updates()
+    # Read as the first (daylight) occurrence, consistently on every poll.
+    assert update.updated_datetime == datetime(2030, 11, 3, 6, 30, tzinfo=UTC)
+    assert update.status == "in_progress"
