@@ -27,6 +27,7 @@ class Settings:
     database_url: str
     max_content_length: int = 1024 * 1024
     max_requests: int = 1000
+    max_page_size: int = 1000
     window_days: int = 90
     endpoint_type: str = "production"
     public_url: str | None = None
@@ -55,7 +56,7 @@ class Settings:
         return "; ".join(p for p in parts if p)
 
 
-_INT_FIELDS = {"max_content_length", "max_requests", "window_days"}
+_INT_FIELDS = {"max_content_length", "max_requests", "max_page_size", "window_days"}
 _CHOICES = {"endpoint_type": {"production", "test"}, "dispatch": {"inline", "manual"}}
 
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, current_app, request
 
 from open311 import dispatch
 from open311.api import FMT, bp, jurisdiction_from_query, load_query
 from open311.config import Settings
 from open311.errors import ApiError
-from open311.feed import Window, find_requests, get_request
+from open311.feed import Page, find_page, get_request
 from open311.formats import render
 from open311.intake import submit
 from open311.jurisdictions import resolve_jurisdiction
 from schemas.inputs import RequestsQuery
-from schemas.requests import RECEIPT_FIELDS, ReceiptSchema, ServiceRequestSchema
+from schemas.requests import (
+    RECEIPT_FIELDS,
+    ExtendedServiceRequestSchema,
+    ReceiptSchema,
+    ServiceRequestSchema,
+)
 
 _REQUESTS = ServiceRequestSchema(many=True)
+_EXTENDED = ExtendedServiceRequestSchema(many=True)
 _RECEIPTS = {kind: ReceiptSchema(many=True, only=names) for kind, names in RECEIPT_FIELDS.items()}
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -38,12 +46,34 @@ def create_request(fmt: str) -> Response:
 
 @bp.get(f"/requests.{FMT}")
 def request_list(fmt: str) -> Response:
-    """Requests matching the filters, newest first, within the default window and cap."""
+    """Requests matching the filters, one page at a time (newest first by default).
+
+    ``X-Total-Count`` says how many match in all; ``Link: <...>; rel="next"`` continues the
+    listing from the last row of this page, and is absent on the last page.
+    """
     args = load_query(RequestsQuery(), RequestsQuery.LIST_FIELDS)
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
     settings: Settings = current_app.extensions["open311"]["settings"]
-    rows = find_requests(jurisdiction, args, Window(settings.window_days, settings.max_requests))
-    return render(fmt, "service_requests", _REQUESTS.dump(rows))
+    page = find_page(jurisdiction, args, settings)
+    schema = _EXTENDED if args.get("extensions") else _REQUESTS
+    response = render(fmt, "service_requests", schema.dump(page.rows))
+    add_paging_headers(response, page, settings)
+    return response
+
+
+def add_paging_headers(response: Response, page: Page, settings: Settings) -> None:
+    """Set ``X-Total-Count`` and, when there is more, a ``Link`` to the next page."""
+    response.headers["X-Total-Count"] = str(page.total)
+    exposed = ["X-Total-Count"]
+    if page.next_cursor is not None:
+        params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
+        params = [(k, v) for k, v in params if k != "page_size"]
+        params += [("page_size", str(page.page_size)), ("cursor", page.next_cursor)]
+        base = settings.public_url or request.url_root.rstrip("/")
+        response.headers["Link"] = f'<{base}{request.path}?{urlencode(params)}>; rel="next"'
+        exposed.append("Link")
+    # Browsers hide non-simple headers from scripts on other origins unless exposed.
+    response.headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
 
 
 @bp.get(f"/requests/<path:service_request_id>.{FMT}")

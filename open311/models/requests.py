@@ -18,11 +18,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
 from open311.models.catalogue import JSONType, Jurisdiction, Service
-from open311.models.types import PointGeometry, UTCDateTime
+from open311.models.types import PointGeometry, SearchVector, UTCDateTime
 
 #: The PostGIS point is derived from lat/long by the database itself, so the two can never
 #: disagree; on SQLite the column stays empty and spatial work is done with shapely.
 LOCATION_EXPRESSION = 'ST_SetSRID(ST_MakePoint("long", "lat"), 4326)'
+
+#: Text-search configuration of descriptions (Aurora's requests are in English).
+SEARCH_CONFIG = "english"
+#: The full-text vector is derived by PostgreSQL from the description, like the location.
+SEARCH_EXPRESSION = f"to_tsvector('{SEARCH_CONFIG}', coalesce(description, ''))"
 
 #: Fields that identify the reporter. They are stored for the city, never published.
 PERSONAL_FIELDS = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
@@ -36,6 +41,7 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_service_requests_requested", "requested_datetime", "id"),
         Index("ix_service_requests_updated", "updated_datetime", "id"),
         Index("ix_service_requests_location", "location", postgresql_using="gist"),
+        Index("ix_service_requests_search", "search_vector", postgresql_using="gin"),
     )
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
 
@@ -68,6 +74,9 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
     api_key_pk: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     location: Mapped[Any] = mapped_column(
         PointGeometry(), Computed(LOCATION_EXPRESSION, persisted=True), deferred=True
+    )
+    search_vector: Mapped[Any] = mapped_column(
+        SearchVector(), Computed(SEARCH_EXPRESSION, persisted=True), deferred=True
     )
 
     service: Mapped[Service] = relationship(lazy="joined", innerjoin=True)

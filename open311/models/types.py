@@ -7,6 +7,7 @@ from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import DateTime, Text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -52,4 +53,20 @@ class PointGeometry(TypeDecorator[Any]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(Geometry("POINT", srid=4326, spatial_index=False))
+        return dialect.type_descriptor(Text())
+
+
+class SearchVector(TypeDecorator[Any]):
+    """The full-text index of a description: ``tsvector`` on PostgreSQL, unused text elsewhere.
+
+    Like :class:`PointGeometry`, the column exists on SQLite only so that one migration
+    history serves both databases; text search there scans descriptions in SQL instead.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(TSVECTOR())
         return dialect.type_descriptor(Text())
