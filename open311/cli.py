@@ -118,7 +118,10 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (services_cli, keys_cli, requests_cli, dispatch_command, serve_command):
+    from open311.export import export_command
+
+    commands = (services_cli, keys_cli, requests_cli, dispatch_command, serve_command)
+    for command in (*commands, export_command):
         app.cli.add_command(command)
 
 

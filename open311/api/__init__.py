@@ -59,4 +59,4 @@ def _cors(response: Response) -> Response:
     return response
 
 
-from open311.api import discovery, requests, services, tokens  # noqa: E402, F401
+from open311.api import discovery, feeds, requests, services, tokens  # noqa: E402, F401
