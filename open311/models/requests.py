@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,6 +43,7 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_service_requests_updated", "updated_datetime", "id"),
         Index("ix_service_requests_location", "location", postgresql_using="gist"),
         Index("ix_service_requests_search", "search_vector", postgresql_using="gin"),
+        UniqueConstraint("import_source", "import_id", name="uq_service_requests_import"),
     )
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
 
@@ -72,6 +74,10 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
     device_id: Mapped[str | None] = mapped_column(String(200))
     account_id: Mapped[str | None] = mapped_column(String(200))
     api_key_pk: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    #: Where an imported request came from (``open311 requests import``) and its id there;
+    #: re-importing the same feed finds it again by these, whatever id it is published under.
+    import_source: Mapped[str | None] = mapped_column(String(100))
+    import_id: Mapped[str | None] = mapped_column(String(200))
     location: Mapped[Any] = mapped_column(
         PointGeometry(), Computed(LOCATION_EXPRESSION, persisted=True), deferred=True
     )

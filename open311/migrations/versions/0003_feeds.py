@@ -1,4 +1,4 @@
-"""Open-data feeds: full-text search over descriptions.
+"""Open-data feeds: full-text search over descriptions, provenance of imported history.
 
 Revision ID: 0003
 Revises: 0001
@@ -28,6 +28,9 @@ def upgrade():
         column = sa.Column("search_vector", sa.Text())
     with op.batch_alter_table("service_requests") as batch:
         batch.add_column(column)
+        batch.add_column(sa.Column("import_source", sa.String(100)))
+        batch.add_column(sa.Column("import_id", sa.String(200)))
+        batch.create_unique_constraint("uq_service_requests_import", ["import_source", "import_id"])
     op.create_index(
         "ix_service_requests_search",
         "service_requests",
@@ -39,4 +42,7 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_service_requests_search", table_name="service_requests")
     with op.batch_alter_table("service_requests") as batch:
+        batch.drop_constraint("uq_service_requests_import", type_="unique")
+        batch.drop_column("import_id")
+        batch.drop_column("import_source")
         batch.drop_column("search_vector")
