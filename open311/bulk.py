@@ -19,33 +19,10 @@ from sqlalchemy import select
 
 from open311.config import Settings
 from open311.extensions import db
-from open311.models import Jurisdiction, Service, ServiceRequest
+from open311.models import Jurisdiction, ServiceRequest
+from open311.publish import FIELD_NAMES, public_select, wire_rows
 from open311.search import REQUESTED, Window, conditions, sort_columns, sort_mode
-from schemas.fields import format_w3c_datetime
 
-#: The public fields in the spec's order, and where each comes from. Reporter contact
-#: columns are deliberately not here (tests check this list against the wire schema).
-PUBLIC_COLUMNS: tuple[tuple[str, Any], ...] = (
-    ("service_request_id", ServiceRequest.service_request_id),
-    ("status", ServiceRequest.status),
-    ("status_notes", ServiceRequest.status_notes),
-    ("service_name", Service.service_name),
-    ("service_code", Service.service_code),
-    ("description", ServiceRequest.description),
-    ("agency_responsible", ServiceRequest.agency_responsible),
-    ("service_notice", ServiceRequest.service_notice),
-    ("requested_datetime", ServiceRequest.requested_datetime),
-    ("updated_datetime", ServiceRequest.updated_datetime),
-    ("expected_datetime", ServiceRequest.expected_datetime),
-    ("address", ServiceRequest.address),
-    ("address_id", ServiceRequest.address_id),
-    ("zipcode", ServiceRequest.zipcode),
-    ("lat", ServiceRequest.lat),
-    ("long", ServiceRequest.long),
-    ("media_url", ServiceRequest.media_url),
-)
-FIELD_NAMES = tuple(name for name, _ in PUBLIC_COLUMNS)
-_DATETIMES = frozenset({"requested_datetime", "updated_datetime", "expected_datetime"})
 _NUMBERS = frozenset({"lat", "long"})
 BATCH = 2000
 
@@ -55,13 +32,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def bulk_query(jurisdiction: Jurisdiction | None, args: dict[str, Any], settings: Settings) -> Any:
     """The select of public columns for a loaded query, in the listing's order, uncapped."""
-    query = (
-        select(*(column for _, column in PUBLIC_COLUMNS))
-        .join(Service, ServiceRequest.service_pk == Service.id)
-        .where(ServiceRequest.service_request_id.is_not(None))
-    )
-    if jurisdiction is not None:
-        query = query.where(ServiceRequest.jurisdiction_pk == jurisdiction.id)
+    query = public_select(jurisdiction)
     if "service_request_id" in args:
         return query.where(
             ServiceRequest.service_request_id.in_(args["service_request_id"])
@@ -82,13 +53,7 @@ def count(query: Any) -> int:
 
 def public_rows(query: Any) -> Iterator[dict[str, Any]]:
     """Rows of ``query`` as dicts of wire values, read in batches from a server-side cursor."""
-    result = db.session.execute(query.execution_options(yield_per=BATCH))
-    for values in result.tuples():
-        row = dict(zip(FIELD_NAMES, values, strict=True))
-        for name in _DATETIMES:
-            if row[name] is not None:
-                row[name] = format_w3c_datetime(row[name])
-        yield row
+    yield from wire_rows(db.session.execute(query.execution_options(yield_per=BATCH)).tuples())
 
 
 def escape_cell(value: Any) -> Any:

@@ -22,6 +22,15 @@ from open311.errors import ApiError
 from open311.extensions import db
 from open311.models import Jurisdiction, ServiceRequest
 from open311.models.types import UTCDateTime
+from open311.publish import (
+    EXTENSION_COLUMNS,
+    REQUESTED_AT,
+    UPDATED_AT,
+    WIDTH,
+    public_select,
+    to_wire,
+    to_wire_extended,
+)
 from open311.search import (
     REQUESTED,
     UPDATED,
@@ -33,23 +42,22 @@ from open311.search import (
     sort_mode,
 )
 
-__all__ = ["Page", "Window", "date_range", "find_page", "get_request"]
+__all__ = ["Page", "Window", "date_range", "find_one", "find_page", "get_request"]
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a listing: its rows, how many match in all, and where the next starts."""
+    """One page of a listing: its rows (wire dicts), how many match in all, the next cursor."""
 
-    rows: list[ServiceRequest]
+    rows: list[dict[str, Any]]
     total: int
     page_size: int | None
     next_cursor: str | None
 
 
-def encode_cursor(mode: str, row: ServiceRequest) -> str:
-    """An opaque cursor naming ``row``'s position in the order of ``mode``."""
-    moment = row.updated_datetime if mode == UPDATED else row.requested_datetime
-    raw = f"{mode}|{moment.isoformat()}|{row.id}".encode()
+def encode_cursor(mode: str, moment: datetime, pk: int) -> str:
+    """An opaque cursor naming a row's position (its sort datetime and key) in ``mode``."""
+    raw = f"{mode}|{moment.isoformat()}|{pk}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -88,18 +96,31 @@ def page_size_for(args: dict[str, Any], settings: Settings) -> int:
     return size
 
 
-def find_page(jurisdiction: Jurisdiction | None, args: dict[str, Any], settings: Settings) -> Page:
-    """The page of requests a loaded ``GET requests`` query asks for.
+def find_page(
+    jurisdiction: Jurisdiction | None,
+    args: dict[str, Any],
+    settings: Settings,
+    *,
+    extended: bool = False,
+) -> Page:
+    """The page of requests a loaded ``GET requests`` query asks for, as wire dicts.
 
     ``service_request_id`` overrides every other filter, the window, the cap and paging
     (§3.25). Otherwise rows come newest first, or oldest change first when the query filters
     on ``updated_datetime`` (the change feed), always ending on the id so the order is total.
+    ``extended`` adds ``extended_attributes`` (``extensions=true``).
     """
-    query = base_query(jurisdiction)
+    query = public_select(jurisdiction, ServiceRequest.id, *(EXTENSION_COLUMNS if extended else ()))
+
+    def wire(values: Any) -> dict[str, Any]:
+        if extended:
+            return to_wire_extended(values, values[WIDTH + 1 :])
+        return to_wire(values)
+
     if "service_request_id" in args:
         query = query.where(ServiceRequest.service_request_id.in_(args["service_request_id"]))
         query = query.order_by(ServiceRequest.requested_datetime.desc(), ServiceRequest.id.desc())
-        rows = list(db.session.scalars(query).unique())
+        rows = [wire(values) for values in db.session.execute(query)]
         return Page(rows, len(rows), None, None)
 
     size = page_size_for(args, settings)
@@ -121,10 +142,27 @@ def find_page(jurisdiction: Jurisdiction | None, args: dict[str, Any], settings:
     if "page" in args:
         query = query.offset((args["page"] - 1) * size)
     # One row more than asked tells whether there is a next page without counting again.
-    rows = list(db.session.scalars(query.limit(size + 1)).unique())
-    more = len(rows) > size
-    rows = rows[:size]
-    return Page(rows, total or 0, size, encode_cursor(mode, rows[-1]) if more else None)
+    found = db.session.execute(query.limit(size + 1)).all()
+    cursor = None
+    if len(found) > size:
+        last = found[size - 1]
+        at = last[UPDATED_AT] if mode == UPDATED else last[REQUESTED_AT]
+        cursor = encode_cursor(mode, at, last[WIDTH])
+    return Page([wire(values) for values in found[:size]], total or 0, size, cursor)
+
+
+def find_one(jurisdiction: Jurisdiction | None, service_request_id: str) -> dict[str, Any]:
+    """One request by its public id, as its wire dict.
+
+    :raises ApiError: 404 when there is none.
+    """
+    query = public_select(jurisdiction).where(
+        ServiceRequest.service_request_id == service_request_id
+    )
+    values = db.session.execute(query).first()
+    if values is None:
+        raise ApiError(404, f"No service request with id {service_request_id!r}.")
+    return to_wire(values)
 
 
 def get_request(jurisdiction: Jurisdiction | None, service_request_id: str) -> ServiceRequest:

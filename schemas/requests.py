@@ -50,19 +50,6 @@ def attribute_answers(
     ]
 
 
-class ExtendedServiceRequestSchema(ServiceRequestSchema):
-    """A request with ``extended_attributes`` (``extensions=true``, georeport-v2.md §2.4)."""
-
-    extended_attributes = fields.Method("_extended")
-
-    def _extended(self, row: Any) -> dict[str, Any]:
-        return {
-            "channel": row.channel,
-            "group": row.service.group,
-            "attributes": attribute_answers(row.attributes or {}, row.service.attributes),
-        }
-
-
 class ReceiptSchema(Schema):
     """The answer to ``POST requests``; which fields appear depends on the service type."""
 

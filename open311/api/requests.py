@@ -10,20 +10,13 @@ from open311 import dispatch
 from open311.api import FMT, bp, jurisdiction_from_query, load_query
 from open311.config import Settings
 from open311.errors import ApiError
-from open311.feed import Page, find_page, get_request
+from open311.feed import Page, find_one, find_page, get_request
 from open311.formats import render
 from open311.intake import submit
 from open311.jurisdictions import resolve_jurisdiction
 from schemas.inputs import RequestsQuery
-from schemas.requests import (
-    RECEIPT_FIELDS,
-    ExtendedServiceRequestSchema,
-    ReceiptSchema,
-    ServiceRequestSchema,
-)
+from schemas.requests import RECEIPT_FIELDS, ReceiptSchema
 
-_REQUESTS = ServiceRequestSchema(many=True)
-_EXTENDED = ExtendedServiceRequestSchema(many=True)
 _RECEIPTS = {kind: ReceiptSchema(many=True, only=names) for kind, names in RECEIPT_FIELDS.items()}
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -54,9 +47,8 @@ def request_list(fmt: str) -> Response:
     args = load_query(RequestsQuery(), RequestsQuery.LIST_FIELDS)
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
     settings: Settings = current_app.extensions["open311"]["settings"]
-    page = find_page(jurisdiction, args, settings)
-    schema = _EXTENDED if args.get("extensions") else _REQUESTS
-    response = render(fmt, "service_requests", schema.dump(page.rows))
+    page = find_page(jurisdiction, args, settings, extended=bool(args.get("extensions")))
+    response = render(fmt, "service_requests", page.rows)
     add_paging_headers(response, page, settings)
     return response
 
@@ -80,6 +72,4 @@ def add_paging_headers(response: Response, page: Page, settings: Settings) -> No
 def request_detail(service_request_id: str, fmt: str) -> Response:
     """One request, still wrapped in a list (§3.2)."""
     jurisdiction = jurisdiction_from_query()
-    return render(
-        fmt, "service_requests", _REQUESTS.dump([get_request(jurisdiction, service_request_id)])
-    )
+    return render(fmt, "service_requests", [find_one(jurisdiction, service_request_id)])

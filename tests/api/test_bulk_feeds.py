@@ -160,3 +160,32 @@ def test_bad_bulk_queries_are_json_400_before_streaming(client, catalogue, path,
 def test_bulk_feeds_need_jurisdiction_in_multi_mode(client, multi_catalogue):
     response = client.get(f"{B}/requests.geojson")
     assert_error(response, 400, "json", "jurisdiction_id")
+
+
+def test_wire_rows_are_what_the_wire_schema_dumps(client, seed):
+    """Listings render from database rows directly; they must equal the schema's dump."""
+    full = seed(
+        ago(3, seconds=0.5),
+        updated=ago(1),
+        status="closed",
+        status_notes="Filled",
+        description="Deep",
+        agency_responsible="Streets",
+        service_notice="Soon",
+        expected_datetime=ago(-2),
+        address="1 Main St",
+        address_id="A1",
+        zipcode="60505",
+        lat=41.7606,
+        long=-88.3201,
+        media_url="https://example.org/x.jpg",
+        **PERSONAL,
+    )
+    bare = seed(ago(2), service_code="S1")
+    schema = ServiceRequestSchema()
+    for row in (full, bare):
+        db.session.refresh(row)
+        expected = schema.dump(row)
+        [listed] = get_json(client, {"service_request_id": row.service_request_id})
+        [detail] = json.loads(client.get(f"{B}/requests/{row.service_request_id}.json").data)
+        assert listed == detail == expected
