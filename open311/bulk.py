@@ -23,7 +23,6 @@ from open311.models import Jurisdiction, ServiceRequest
 from open311.publish import FIELD_NAMES, public_select, wire_rows
 from open311.search import REQUESTED, Window, conditions, sort_columns, sort_mode
 
-_NUMBERS = frozenset({"lat", "long"})
 BATCH = 2000
 
 #: Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
@@ -73,8 +72,12 @@ def csv_chunks(rows: Iterable[dict[str, Any]], batch: int = 500) -> Iterator[str
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(FIELD_NAMES)
     pending = 0
+    starts = _FORMULA_STARTS
     for row in rows:
-        writer.writerow([v if name in _NUMBERS else escape_cell(v) for name, v in row.items()])
+        # escape_cell inlined: only text can be a formula (lat/long are floats, left alone).
+        writer.writerow(
+            ["'" + v if type(v) is str and v.startswith(starts) else v for v in row.values()]
+        )
         pending += 1
         if pending >= batch:
             yield buffer.getvalue()

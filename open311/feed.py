@@ -21,6 +21,7 @@ from open311.config import Settings
 from open311.errors import ApiError
 from open311.extensions import db
 from open311.models import Jurisdiction, ServiceRequest
+from open311.models.requests import PUBLISHED
 from open311.models.types import UTCDateTime
 from open311.publish import (
     EXTENSION_COLUMNS,
@@ -126,10 +127,8 @@ def find_page(
     size = page_size_for(args, settings)
     mode = sort_mode(args)
     moment, pk = sort_columns(mode)
-    query = query.where(*conditions(args, Window(settings.window_days, size)))
-    total = db.session.scalar(
-        select(sa.func.count()).select_from(query.with_only_columns(ServiceRequest.id).subquery())
-    )
+    filters = conditions(args, Window(settings.window_days, size))
+    query = query.where(*filters)
     if "cursor" in args:
         after = decode_cursor(args["cursor"], mode)
         key = sa.tuple_(moment, pk)
@@ -141,14 +140,22 @@ def find_page(
         query = query.order_by(moment.desc(), pk.desc())
     if "page" in args:
         query = query.offset((args["page"] - 1) * size)
-    # One row more than asked tells whether there is a next page without counting again.
+    # One row more than asked tells whether there is a next page.
     found = db.session.execute(query.limit(size + 1)).all()
+    if len(found) <= size and "cursor" not in args and args.get("page", 1) == 1:
+        total = len(found)  # the whole result is on this page: no need to count it
+    else:
+        # Counted without the join to services (every request has one): index-only.
+        counted = select(sa.func.count(ServiceRequest.id)).where(PUBLISHED, *filters)
+        if jurisdiction is not None:
+            counted = counted.where(ServiceRequest.jurisdiction_pk == jurisdiction.id)
+        total = db.session.scalar(counted) or 0
     cursor = None
     if len(found) > size:
         last = found[size - 1]
         at = last[UPDATED_AT] if mode == UPDATED else last[REQUESTED_AT]
         cursor = encode_cursor(mode, at, last[WIDTH])
-    return Page([wire(values) for values in found[:size]], total or 0, size, cursor)
+    return Page([wire(values) for values in found[:size]], total, size, cursor)
 
 
 def find_one(jurisdiction: Jurisdiction | None, service_request_id: str) -> dict[str, Any]:

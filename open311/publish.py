@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from open311.models import Jurisdiction, Service, ServiceRequest
+from open311.models.requests import PUBLISHED
 from schemas.fields import format_w3c_datetime
 from schemas.requests import attribute_answers
 
@@ -62,7 +63,7 @@ def public_select(jurisdiction: Jurisdiction | None, *extra: Any) -> Select[Any]
     query = (
         select(*(column for _, column in PUBLIC_COLUMNS), *extra)
         .join(Service, ServiceRequest.service_pk == Service.id)
-        .where(ServiceRequest.service_request_id.is_not(None))
+        .where(PUBLISHED)
     )
     if jurisdiction is not None:
         query = query.where(ServiceRequest.jurisdiction_pk == jurisdiction.id)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +31,9 @@ SEARCH_CONFIG = "english"
 #: The full-text vector is derived by PostgreSQL from the description, like the location.
 SEARCH_EXPRESSION = f"to_tsvector('{SEARCH_CONFIG}', coalesce(description, ''))"
 
+#: Requests that have a public id; only those are ever listed.
+PUBLISHED = text("service_request_id IS NOT NULL")
+
 #: Fields that identify the reporter. They are stored for the city, never published.
 PERSONAL_FIELDS = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
 
@@ -39,8 +43,22 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "service_requests"
     __table_args__ = (
-        Index("ix_service_requests_requested", "requested_datetime", "id"),
-        Index("ix_service_requests_updated", "updated_datetime", "id"),
+        # Partial on "published", the condition of every feed query, so that counting a
+        # window or a change feed is an index-only scan (see the benchmark in the README).
+        Index(
+            "ix_service_requests_requested",
+            "requested_datetime",
+            "id",
+            postgresql_where=PUBLISHED,
+            sqlite_where=PUBLISHED,
+        ),
+        Index(
+            "ix_service_requests_updated",
+            "updated_datetime",
+            "id",
+            postgresql_where=PUBLISHED,
+            sqlite_where=PUBLISHED,
+        ),
         Index("ix_service_requests_location", "location", postgresql_using="gist"),
         Index("ix_service_requests_search", "search_vector", postgresql_using="gin"),
         UniqueConstraint("import_source", "import_id", name="uq_service_requests_import"),
