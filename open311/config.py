@@ -32,6 +32,10 @@ class Settings:
     endpoint_type: str = "production"
     public_url: str | None = None
     dispatch: str = "inline"
+    #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
+    #: none by default, so that the page works offline.
+    map_tiles: str | None = None
+    map_attribution: str = ""
     contact_name: str = "myAurora 311"
     contact_phone: str = "311 inside the city limits"
     contact_phone_outside: str = "630-256-4636"
@@ -75,6 +79,8 @@ def _coerce(name: str, raw: Any) -> Any:
     if name in _CHOICES and value not in _CHOICES[name]:
         allowed = ", ".join(sorted(_CHOICES[name]))
         raise ConfigError(f"OPEN311_{name.upper()} must be one of {allowed}, got {value!r}")
+    if name == "map_tiles" and not value.startswith(("https://", "http://", "/")):
+        raise ConfigError(f"OPEN311_MAP_TILES must be an http(s) URL template, got {value!r}")
     if name == "public_url":
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
