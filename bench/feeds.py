@@ -15,6 +15,7 @@ prints ``EXPLAIN ANALYZE`` of each query and drops the database (``--keep`` keep
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import socket
@@ -208,13 +209,38 @@ def measure_http(base: str, case: Case, server_pid: int) -> tuple[float, int, in
             response.raise_for_status()
             if case.path.startswith("/requests.csv"):
                 rows = sum(chunk.count(b"\n") for chunk in response.iter_content(1 << 16)) - 1
+                body = b""
             else:
-                rows = len(response.json())
+                body = response.content
         if attempt:  # the first answer warms caches and connections
             times.append(time.perf_counter() - began)
+        if body:  # parsed after the clock stops: the client's JSON parsing is not the server's
+            rows = len(json.loads(body))
     done.set()
     watcher.join()
     return statistics.median(times), rows, before, peak[0]
+
+
+def walk(base: str, expected: int) -> None:
+    """Pull the whole history through the change feed, following Link, as a researcher would."""
+    url: str | None = f"{base}/requests.json?updated_after=1970-01-01T00:00:00Z&page_size=1000"
+    seen: set[str] = set()
+    pages = duplicates = 0
+    began = time.perf_counter()
+    with requests.Session() as session:
+        while url:
+            response = session.get(url, timeout=60)
+            response.raise_for_status()
+            for item in response.json():
+                duplicates += item["service_request_id"] in seen
+                seen.add(item["service_request_id"])
+            pages += 1
+            link = response.headers.get("Link", "")
+            url = link[1 : link.index(">")] if link else None
+    print(
+        f"\nchange feed walked with Link: {pages} pages, {len(seen):,} distinct requests of "
+        f"{expected:,}, {duplicates} seen twice, {time.perf_counter() - began:.0f} s"
+    )
 
 
 def free_port() -> int:
@@ -275,6 +301,19 @@ def main() -> None:
             except requests.RequestException:
                 time.sleep(0.2)
 
+        floor = []
+        with requests.Session() as session:
+            for attempt in range(options.repeat + 1):
+                began = time.perf_counter()
+                session.get(
+                    f"http://127.0.0.1:{port}/map/static/map.css", timeout=10
+                ).raise_for_status()
+                if attempt:
+                    floor.append(time.perf_counter() - began)
+        print(
+            "HTTP floor (a static file through gunicorn and Flask, no database): "
+            f"{statistics.median(floor) * 1000:.1f} ms"
+        )
         print(
             "\n| query | rows | gateway median | gateway rows/s | PostgreSQL alone (json_agg) | ratio |"
         )
@@ -289,6 +328,7 @@ def main() -> None:
                 flush=True,
             )
             memory.append((case.name, before, peak))
+        walk(base, options.rows)
         print("\nworker memory (RSS of both gunicorn workers): before -> peak")
         for case_name, before, peak in memory:
             print(f"- {case_name}: {before / 1024:.0f} MiB -> {peak / 1024:.0f} MiB")
