@@ -48,10 +48,11 @@ __all__ = ["Page", "Window", "date_range", "find_one", "find_page", "get_request
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a listing: its rows (wire dicts), how many match in all, the next cursor."""
+    """One page of a listing: its rows (wire dicts), how many match in all (not counted
+    again on pages reached by cursor), and the cursor of the next page."""
 
     rows: list[dict[str, Any]]
-    total: int
+    total: int | None
     page_size: int | None
     next_cursor: str | None
 
@@ -142,7 +143,12 @@ def find_page(
         query = query.offset((args["page"] - 1) * size)
     # One row more than asked tells whether there is a next page.
     found = db.session.execute(query.limit(size + 1)).all()
-    if len(found) <= size and "cursor" not in args and args.get("page", 1) == 1:
+    total: int | None
+    if "cursor" in args:
+        # The client counted on the first page; recounting a million-row change feed on
+        # every page it follows would cost more than the pages themselves.
+        total = None
+    elif len(found) <= size and args.get("page", 1) == 1:
         total = len(found)  # the whole result is on this page: no need to count it
     else:
         # Counted without the join to services (every request has one): index-only.

@@ -41,8 +41,9 @@ def create_request(fmt: str) -> Response:
 def request_list(fmt: str) -> Response:
     """Requests matching the filters, one page at a time (newest first by default).
 
-    ``X-Total-Count`` says how many match in all; ``Link: <...>; rel="next"`` continues the
-    listing from the last row of this page, and is absent on the last page.
+    ``X-Total-Count`` says how many match in all (on the first page and numbered pages);
+    ``Link: <...>; rel="next"`` continues the listing after the last row of this page, and is
+    absent on the last page.
     """
     args = load_query(RequestsQuery(), RequestsQuery.LIST_FIELDS)
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
@@ -54,9 +55,11 @@ def request_list(fmt: str) -> Response:
 
 
 def add_paging_headers(response: Response, page: Page, settings: Settings) -> None:
-    """Set ``X-Total-Count`` and, when there is more, a ``Link`` to the next page."""
-    response.headers["X-Total-Count"] = str(page.total)
-    exposed = ["X-Total-Count"]
+    """Set ``X-Total-Count`` (when counted) and, when there is more, a ``Link`` onwards."""
+    exposed = []
+    if page.total is not None:
+        response.headers["X-Total-Count"] = str(page.total)
+        exposed.append("X-Total-Count")
     if page.next_cursor is not None:
         params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
         params = [(k, v) for k, v in params if k != "page_size"]
@@ -64,8 +67,9 @@ def add_paging_headers(response: Response, page: Page, settings: Settings) -> No
         base = settings.public_url or request.url_root.rstrip("/")
         response.headers["Link"] = f'<{base}{request.path}?{urlencode(params)}>; rel="next"'
         exposed.append("Link")
-    # Browsers hide non-simple headers from scripts on other origins unless exposed.
-    response.headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
+    if exposed:
+        # Browsers hide non-simple headers from scripts on other origins unless exposed.
+        response.headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
 
 
 @bp.get(f"/requests/<path:service_request_id>.{FMT}")
