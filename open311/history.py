@@ -204,6 +204,11 @@ def store(
     cleans: list[Clean], jurisdiction: Jurisdiction, source: str, report: ImportReport
 ) -> None:
     """Create or update the requests of a checked feed, in the session's transaction."""
+    postgres = db.engine.dialect.name == "postgresql"
+    if postgres:
+        # Keys are set by hand below; a request POSTed meanwhile must not draw one of them
+        # from the sequence, so new requests wait for the import to commit.
+        db.session.execute(sa.text("LOCK TABLE service_requests IN SHARE ROW EXCLUSIVE MODE"))
     for clean in cleans:
         service = _service(jurisdiction, clean, report)
         row = db.session.scalar(
@@ -246,12 +251,15 @@ def store(
         db.session.add(row)
         db.session.flush()
         report.created += 1
-    if db.engine.dialect.name == "postgresql":
-        # Keys set by hand do not move the sequence; the next native id must come after them.
+    if postgres:
+        # Keys set by hand do not move the sequence; the next native id must come after them
+        # (and the sequence never goes back).
         db.session.execute(
             sa.text(
-                "SELECT setval(pg_get_serial_sequence('service_requests', 'id'), "
-                "(SELECT max(id) FROM service_requests))"
+                "SELECT setval(s.seq, GREATEST((SELECT max(id) FROM service_requests),"
+                " COALESCE(pg_sequence_last_value(s.seq), 1)))"
+                " FROM (SELECT CAST(pg_get_serial_sequence('service_requests', 'id') AS regclass)"
+                " AS seq) s"
             )
         )
 
