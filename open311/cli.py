@@ -118,11 +118,13 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
+    from open311.duplicates import duplicate_command
     from open311.export import export_command
     from open311.history import import_command
 
     if "import" not in requests_cli.commands:
         requests_cli.add_command(import_command)
+        requests_cli.add_command(duplicate_command)
 
     commands = (services_cli, keys_cli, requests_cli, dispatch_command, serve_command)
     for command in (*commands, export_command):

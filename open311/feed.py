@@ -24,13 +24,13 @@ from open311.models import Jurisdiction, ServiceRequest
 from open311.models.requests import PUBLISHED
 from open311.models.types import UTCDateTime
 from open311.publish import (
-    EXTENSION_COLUMNS,
     REQUESTED_AT,
     UPDATED_AT,
     WIDTH,
     public_select,
     to_wire,
     to_wire_extended,
+    with_extensions,
 )
 from open311.search import (
     REQUESTED,
@@ -112,7 +112,9 @@ def find_page(
     on ``updated_datetime`` (the change feed), always ending on the id so the order is total.
     ``extended`` adds ``extended_attributes`` (``extensions=true``).
     """
-    query = public_select(jurisdiction, ServiceRequest.id, *(EXTENSION_COLUMNS if extended else ()))
+    query = public_select(jurisdiction, ServiceRequest.id)
+    if extended:
+        query = with_extensions(query)
 
     def wire(values: Any) -> dict[str, Any]:
         if extended:

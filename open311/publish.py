@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import aliased
 
 from open311.models import Jurisdiction, Service, ServiceRequest
 from open311.models.requests import PUBLISHED
@@ -43,13 +44,23 @@ PUBLIC_COLUMNS: tuple[tuple[str, Any], ...] = (
 FIELD_NAMES = tuple(name for name, _ in PUBLIC_COLUMNS)
 _WIDTH = len(PUBLIC_COLUMNS)
 _DATETIME_POSITIONS = tuple(i for i, name in enumerate(FIELD_NAMES) if name.endswith("_datetime"))
-#: Extra columns of ``extensions=true``, after the public ones.
+#: The request a duplicate points to.
+Parent = aliased(ServiceRequest, name="parent")
+#: Extra columns of ``extensions=true``, after the public ones (see :func:`with_extensions`).
 EXTENSION_COLUMNS = (
     ServiceRequest.channel,
     Service.group,
     ServiceRequest.attributes,
     Service.attributes,
+    Parent.service_request_id,
 )
+
+
+def with_extensions(query: Select[Any]) -> Select[Any]:
+    """``query`` with the :data:`EXTENSION_COLUMNS` added at its end."""
+    return query.add_columns(*EXTENSION_COLUMNS).outerjoin(
+        Parent, ServiceRequest.parent_pk == Parent.id
+    )
 
 
 #: Where the sort datetimes are in a row of :func:`public_select`, before formatting.
@@ -80,13 +91,19 @@ def to_wire(values: Any) -> dict[str, Any]:
 
 
 def to_wire_extended(values: Any, extension: Any) -> dict[str, Any]:
-    """The public dict plus ``extended_attributes`` from the :data:`EXTENSION_COLUMNS` values."""
+    """The public dict plus ``extended_attributes`` from the :data:`EXTENSION_COLUMNS` values.
+
+    ``duplicate`` and ``parent_service_request_id`` follow Chicago's extension: a duplicate
+    names the request it duplicates.
+    """
     row = to_wire(values)
-    channel, group, answers, definition = extension
+    channel, group, answers, definition, parent = extension
     row["extended_attributes"] = {
         "channel": channel,
         "group": group,
         "attributes": attribute_answers(answers or {}, definition or []),
+        "duplicate": parent is not None,
+        "parent_service_request_id": parent,
     }
     return row
 

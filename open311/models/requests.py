@@ -31,8 +31,9 @@ SEARCH_CONFIG = "english"
 #: The full-text vector is derived by PostgreSQL from the description, like the location.
 SEARCH_EXPRESSION = f"to_tsvector('{SEARCH_CONFIG}', coalesce(description, ''))"
 
-#: Requests that have a public id; only those are ever listed.
-PUBLISHED = text("service_request_id IS NOT NULL")
+#: Requests that have a public id; only those are ever listed. ``PUBLISHED_INDEX`` is the
+#: same condition as the predicate of the partial indexes, which PostgreSQL matches to it.
+PUBLISHED_INDEX = text("service_request_id IS NOT NULL")
 
 #: Fields that identify the reporter. They are stored for the city, never published.
 PERSONAL_FIELDS = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
@@ -49,15 +50,15 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
             "ix_service_requests_requested",
             "requested_datetime",
             "id",
-            postgresql_where=PUBLISHED,
-            sqlite_where=PUBLISHED,
+            postgresql_where=PUBLISHED_INDEX,
+            sqlite_where=PUBLISHED_INDEX,
         ),
         Index(
             "ix_service_requests_updated",
             "updated_datetime",
             "id",
-            postgresql_where=PUBLISHED,
-            sqlite_where=PUBLISHED,
+            postgresql_where=PUBLISHED_INDEX,
+            sqlite_where=PUBLISHED_INDEX,
         ),
         Index("ix_service_requests_location", "location", postgresql_using="gist"),
         Index("ix_service_requests_search", "search_vector", postgresql_using="gin"),
@@ -94,6 +95,8 @@ class ServiceRequest(db.Model):  # type: ignore[name-defined,misc]
     api_key_pk: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     #: Where an imported request came from (``open311 requests import``) and its id there;
     #: re-importing the same feed finds it again by these, whatever id it is published under.
+    #: The request this one duplicates (``open311 requests duplicate``), if any.
+    parent_pk: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
     import_source: Mapped[str | None] = mapped_column(String(100))
     import_id: Mapped[str | None] = mapped_column(String(200))
     location: Mapped[Any] = mapped_column(
@@ -135,3 +138,7 @@ class Token(db.Model):  # type: ignore[name-defined,misc]
     def service_request_id(self) -> str | None:
         """The request's id, revealed only once its back end has accepted it."""
         return self.request.service_request_id if self.accepted_at else None
+
+
+#: The query condition of published requests (qualified, unlike the index predicate).
+PUBLISHED = ServiceRequest.service_request_id.is_not(None)

@@ -8,8 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from open311.extensions import db
+from open311.models import ServiceRequest
+from open311.models.requests import PUBLISHED
 from open311.spatial import distance_m
 from tests.api.test_get_requests import PERSONAL, B, ago, assert_error, get_json, ids_of
 from tests.helpers import spark_document, xml_ok
@@ -169,6 +172,8 @@ def test_extensions_add_extended_attributes(client, seed):
             {"code": "MUL", "values": ["x", "z"]},
             {"code": "NUM", "values": ["3"]},
         ],
+        "duplicate": False,
+        "parent_service_request_id": None,
     }
 
 
@@ -200,3 +205,53 @@ def test_extensions_never_carry_personal_data(client, seed):
 def test_bad_extensions_flag_is_400(client, catalogue, fmt):
     response = client.get(f"{B}/requests.{fmt}", query_string={"extensions": "maybe"})
     assert_error(response, 400, fmt, "extensions")
+
+
+def test_duplicates_name_their_parent(app, client, seed):
+    parent = seed(ago(3)).service_request_id
+    copy = seed(ago(1)).service_request_id
+    result = app.test_cli_runner().invoke(args=["requests", "duplicate", copy, "--of", parent])
+    assert result.exit_code == 0, result.output
+    bodies = {b["service_request_id"]: b for b in get_json(client, {"extensions": "true"})}
+    assert bodies[copy]["status"] == "closed"
+    assert bodies[copy]["status_notes"] == f"Duplicate of request {parent}."
+    assert bodies[copy]["extended_attributes"]["duplicate"] is True
+    assert bodies[copy]["extended_attributes"]["parent_service_request_id"] == parent
+    assert bodies[parent]["extended_attributes"]["duplicate"] is False
+    xml = client.get(f"{B}/requests.xml", query_string={"extensions": "true"})
+    assert spark_document(xml.data) == get_json(client, {"extensions": "true"})
+
+
+@pytest.mark.parametrize("case", ["itself", "cycle", "unknown"])
+def test_duplicate_links_that_make_no_sense_are_refused(app, seed, case):
+    a = seed(ago(3)).service_request_id
+    b = seed(ago(2)).service_request_id
+    runner = app.test_cli_runner()
+    if case == "cycle":
+        assert runner.invoke(args=["requests", "duplicate", b, "--of", a]).exit_code == 0
+        args = [a, "--of", b]
+    else:
+        args = [a, "--of", a if case == "itself" else "999999"]
+    result = runner.invoke(args=["requests", "duplicate", *args])
+    assert result.exit_code == 1
+    assert (
+        "cannot duplicate itself" if case != "unknown" else "No service request"
+    ) in result.output
+    db.session.remove()
+    assert db.session.get(ServiceRequest, int(a)).parent_pk is None
+
+
+@pytest.mark.postgres_only
+def test_feed_counts_can_use_the_partial_sort_indexes(app, seed):
+    """The feeds' condition on published requests must match the partial indexes' predicate."""
+    seed(ago(1))
+    counted = (
+        sa.select(sa.func.count(ServiceRequest.id))
+        .where(PUBLISHED, ServiceRequest.updated_datetime >= ago(2))
+        .compile(db.engine, compile_kwargs={"literal_binds": True})
+    )
+    with db.engine.connect() as connection:
+        connection.execute(sa.text("SET enable_seqscan = off"))
+        connection.execute(sa.text("SET enable_bitmapscan = off"))
+        plan = "\n".join(row[0] for row in connection.execute(sa.text(f"EXPLAIN {counted}")))
+    assert "ix_service_requests_updated" in plan, plan

@@ -1,4 +1,4 @@
-"""Open-data feeds: full-text search over descriptions, provenance of imported history.
+"""Open-data feeds: text search, partial sort indexes, duplicates, imported history.
 
 Revision ID: 0003
 Revises: 0001
@@ -46,9 +46,17 @@ def upgrade():
         column = sa.Column("search_vector", sa.Text())
     with op.batch_alter_table("service_requests") as batch:
         batch.add_column(column)
+        batch.add_column(sa.Column("parent_pk", sa.Integer()))
+        batch.create_foreign_key(
+            "fk_service_requests_parent_pk_service_requests",
+            "service_requests",
+            ["parent_pk"],
+            ["id"],
+        )
         batch.add_column(sa.Column("import_source", sa.String(100)))
         batch.add_column(sa.Column("import_id", sa.String(200)))
         batch.create_unique_constraint("uq_service_requests_import", ["import_source", "import_id"])
+    op.create_index("ix_service_requests_parent_pk", "service_requests", ["parent_pk"])
     op.create_index(
         "ix_service_requests_search",
         "service_requests",
@@ -62,8 +70,11 @@ def downgrade():
         op.drop_index(name, table_name="service_requests")
         op.create_index(name, "service_requests", columns)
     op.drop_index("ix_service_requests_search", table_name="service_requests")
+    op.drop_index("ix_service_requests_parent_pk", table_name="service_requests")
     with op.batch_alter_table("service_requests") as batch:
         batch.drop_constraint("uq_service_requests_import", type_="unique")
+        batch.drop_constraint("fk_service_requests_parent_pk_service_requests", type_="foreignkey")
+        batch.drop_column("parent_pk")
         batch.drop_column("import_id")
         batch.drop_column("import_source")
         batch.drop_column("search_vector")
