@@ -61,8 +61,8 @@ def add_paging_headers(response: Response, page: Page, settings: Settings) -> No
         response.headers["X-Total-Count"] = str(page.total)
         exposed.append("X-Total-Count")
     if page.next_cursor is not None:
-        params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
-        params = [(k, v) for k, v in params if k != "page_size"]
+        replaced = ("page", "page_size", "cursor")
+        params = [(k, v) for k, v in request.args.items(multi=True) if k not in replaced]
         params += [("page_size", str(page.page_size)), ("cursor", page.next_cursor)]
         base = settings.public_url or request.url_root.rstrip("/")
         response.headers["Link"] = f'<{base}{request.path}?{urlencode(params)}>; rel="next"'
