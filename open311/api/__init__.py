@@ -59,4 +59,4 @@ def _cors(response: Response) -> Response:
     return response
 
 
-from open311.api import discovery, limits, requests, services, tokens  # noqa: E402, F401
+from open311.api import discovery, feeds, limits, requests, services, tokens  # noqa: E402, F401
