@@ -17,6 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from werkzeug.serving import make_server
 
+from open311.jurisdictions import resolve_jurisdiction
+from open311.limits import import_boundary
+from open311.spatial.geojson import read_limits_file
 from tests.api.test_get_requests import PERSONAL, ago
 from tests.helpers import shared_path
 
@@ -49,25 +52,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     driver.quit()
 
 
-def with_limits(app: Any, body: bytes | None) -> Any:
-    """The app, plus the city limits resource of issue 3 when ``body`` is given."""
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        if body is not None and environ["PATH_INFO"] == LIMITS_PATH:
-            start_response("200 OK", [("Content-Type", "application/geo+json")])
-            return [body]
-        return app(environ, start_response)
-
-    return wsgi
-
-
 @pytest.fixture
 def serve(app: Any) -> Iterator[Any]:
-    """Start serving the app (optionally with limits); yields a starter returning the base URL."""
+    """Start serving the app; yields a starter returning the base URL."""
     servers = []
 
-    def start(limits: bytes | None = None) -> str:
-        server = make_server("127.0.0.1", 0, with_limits(app, limits), threaded=True)
+    def start() -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_port}"
@@ -135,8 +126,9 @@ def test_map_filters_by_service(browser, serve, seed):
 
 def test_map_draws_city_limits_when_the_gateway_has_them(browser, serve, seed):
     seed_window(seed)
-    limits = shared_path("data", "aurora-il-boundary.geojson").read_bytes()
-    open_map(browser, serve(limits))
+    limits = read_limits_file(shared_path("data", "aurora-il-boundary.geojson"))
+    import_boundary(resolve_jurisdiction("aurora-il.org"), limits, "aurora-il-boundary.geojson")
+    open_map(browser, serve())
     assert count(browser, "path.city-limits") >= 1
     assert count(browser, "path.request-marker") == 3
     assert console_errors(browser, allow_missing_limits=False) == []
