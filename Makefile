@@ -6,17 +6,23 @@ PORT ?= 8311
 # Aurora's official limits (Census TIGER/Line 2023, GEOID 1703012), when present beside us.
 LIMITS ?= ../shared/data/aurora-il-boundary.geojson
 
-.PHONY: run test install install-test postgis lint format
+.PHONY: run test install install-test web postgis browser lint format
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+install: $(BIN)/python web
 	$(BIN)/pip install -q -e .
 
-install-test: $(BIN)/python
+install-test: $(BIN)/python web
 	$(BIN)/pip install -q -e '.[test]'
+
+## The /map page's Leaflet, from the npm registry, exactly as package-lock.json pins it.
+web: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
 
 ## Install, create the embedded SQLite database, load Aurora's catalogue, print a key, serve.
 run: install
@@ -27,11 +33,14 @@ run: install
 	$(BIN)/open311 serve --host $(HOST) --port $(PORT)
 
 ## Install, make sure PostgreSQL/PostGIS is up, run every test on SQLite and PostgreSQL.
-test: install-test postgis
+test: install-test postgis browser
 	$(BIN)/pytest
 
 postgis:
 	bash scripts/ensure-postgis.sh
+
+browser:
+	bash scripts/ensure-browser.sh
 
 lint:
 	$(BIN)/ruff check .

@@ -21,7 +21,6 @@ against a baseline from the same run: the machines here are shared and noisy.
 from __future__ import annotations
 
 import argparse
-import copy
 import random
 import statistics
 import time
@@ -42,7 +41,7 @@ from open311.keys import create_key
 from open311.limits import import_boundary
 from open311.spatial.geojson import read_limits_file
 from open311.spatial.postgis import PostgisBackend
-from tests.conftest import TEST_CATALOGUE, throwaway_postgres_database
+from tests.conftest import catalogue_with_twin, throwaway_postgres_database
 
 LIMITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "aurora-il-boundary.geojson"
 POINT = "ST_SetSRID(ST_MakePoint(:long, :lat), 4326)"
@@ -66,18 +65,6 @@ def execution_ms(query: str, params: dict[str, Any]) -> float:
     return float(plan[0]["Execution Time"])
 
 
-def two_city_catalogue() -> dict[str, Any]:
-    """The test catalogue twice: Aurora (limits loaded) and a twin without limits."""
-    data = copy.deepcopy(TEST_CATALOGUE)
-    data["jurisdictions"].append({"jurisdiction_id": "no-limits", "name": "Twin without limits"})
-    for service in list(data["services"]):
-        service["jurisdiction_id"] = "aurora-il.org"
-        twin = copy.deepcopy(service)
-        twin["jurisdiction_id"] = "no-limits"
-        data["services"].append(twin)
-    return data
-
-
 def main() -> None:
     """Run the measurements and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,7 +86,7 @@ def main() -> None:
         app = create_app({"database_url": url})
         with app.app_context():
             upgrade()
-            import_catalogue(two_city_catalogue())
+            import_catalogue(catalogue_with_twin("no-limits", "Twin without limits"))
             key = create_key("bench")[1]
             boundary = import_boundary(resolve_jurisdiction("aurora-il.org"), limits, LIMITS.name)
             pieces = db.session.scalar(sa.text("SELECT count(*) FROM boundary_parts"))

@@ -277,6 +277,14 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
+    from open311.duplicates import duplicate_command
+    from open311.export import export_command
+    from open311.history import import_command
+
+    if "import" not in requests_cli.commands:
+        requests_cli.add_command(import_command)
+        requests_cli.add_command(duplicate_command)
+
     for command in (
         services_cli,
         keys_cli,
@@ -287,6 +295,7 @@ def init_app(app: Flask) -> None:
         worker_command,
         simulate_command,
         serve_command,
+        export_command,
     ):
         app.cli.add_command(command)
 

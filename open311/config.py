@@ -28,6 +28,7 @@ class Settings:
     database_url: str
     max_content_length: int = 1024 * 1024
     max_requests: int = 1000
+    max_page_size: int = 1000
     window_days: int = 90
     endpoint_type: str = "production"
     public_url: str | None = None
@@ -43,6 +44,10 @@ class Settings:
     #: back before the previous one started (clock skew, records invisible for a while).
     sync_interval: float = 60.0
     sync_overlap: float = 600.0
+    #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
+    #: none by default, so that the page works offline.
+    map_tiles: str | None = None
+    map_attribution: str = ""
     contact_name: str = "myAurora 311"
     contact_phone: str = "311 inside the city limits"
     contact_phone_outside: str = "630-256-4636"
@@ -67,7 +72,13 @@ class Settings:
         return "; ".join(p for p in parts if p)
 
 
-_INT_FIELDS = {"max_content_length", "max_requests", "window_days", "dispatch_max_attempts"}
+_INT_FIELDS = {
+    "max_content_length",
+    "max_requests",
+    "max_page_size",
+    "window_days",
+    "dispatch_max_attempts",
+}
 _FLOAT_FIELDS = {
     "dispatch_backoff",
     "dispatch_backoff_max",
@@ -112,6 +123,8 @@ def _coerce(name: str, raw: Any) -> Any:
     if name in _CHOICES and value not in _CHOICES[name]:
         allowed = ", ".join(sorted(_CHOICES[name]))
         raise ConfigError(f"OPEN311_{name.upper()} must be one of {allowed}, got {value!r}")
+    if name == "map_tiles" and not value.startswith(("https://", "http://", "/")):
+        raise ConfigError(f"OPEN311_MAP_TILES must be an http(s) URL template, got {value!r}")
     if name == "public_url":
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:

@@ -51,7 +51,8 @@ def requested_format() -> str:
     fmt = (request.view_args or {}).get("fmt")
     if fmt in ("json", "xml"):
         return fmt
-    return "json" if request.path.endswith(("json", ".csv")) else "xml"
+    # The bulk feeds (.geojson, .csv) are read by scripts; JSON errors suit them best.
+    return "json" if request.path.endswith((".json", ".geojson", ".csv")) else "xml"
 
 
 def error_response(status: int, descriptions: Iterable[str]) -> Response:

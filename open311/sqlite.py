@@ -8,6 +8,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from open311.spatial.sphere import register_sqlite_functions
+
 
 def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     if type(dbapi_connection).__module__ != "sqlite3":
@@ -18,6 +20,7 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
 def init_app(app: Flask) -> None:

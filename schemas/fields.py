@@ -53,7 +53,8 @@ def parse_w3c_datetime(text: str, *, allow_date_only: bool = True) -> datetime:
 
 def format_w3c_datetime(value: datetime) -> str:
     """Render an aware datetime as ``YYYY-MM-DDThh:mm:ssZ`` (UTC, no fraction)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is several times faster than strftime, which counts in million-row exports.
+    return value.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 class W3CDateTime(fields.Field):

@@ -12,6 +12,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_load,
     pre_load,
     validate,
     validates_schema,
@@ -23,6 +24,8 @@ from schemas.services import LIST_DATATYPES
 CHANNELS = ("phone", "web", "app", "walk-in", "email")
 STATUSES = ("open", "closed")
 DESCRIPTION_MAX = 4000
+#: Largest ``radius`` of a geographic search, in metres: the whole region, not the planet.
+RADIUS_MAX = 100_000
 
 # XML 1.0 cannot carry these; refusing them at the door keeps every stored text renderable.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -139,6 +142,20 @@ class RequestsQuery(JurisdictionQuery):
     status = CommaList(fields.String(validate=validate.OneOf(STATUSES)))
     start_date = W3CDateTime()
     end_date = W3CDateTime()
+    # Extensions (georeport-v2.md §2): paging, change feed, geographic and text search.
+    page = fields.Integer(validate=validate.Range(min=0, max=1_000_000))
+    page_size = fields.Integer(validate=validate.Range(min=1))
+    cursor = Text(400)
+    updated_after = W3CDateTime()
+    updated_before = W3CDateTime()
+    bbox = fields.String(validate=validate.Length(max=200))
+    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)
+    long = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
+    radius = fields.Float(
+        validate=validate.Range(min=0, max=RADIUS_MAX, min_inclusive=False), allow_nan=False
+    )
+    q = Text(200)
+    extensions = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"})
 
     LIST_FIELDS = ("service_request_id", "service_code", "status")
 
@@ -153,6 +170,48 @@ class RequestsQuery(JurisdictionQuery):
                 else:
                     del data[name]
         return data
+
+    @validates_schema
+    def _extensions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        given = [name for name in ("lat", "long", "radius") if name in data]
+        if given and len(given) < 3:
+            raise ValidationError("lat, long and radius (in metres) must be sent together.")
+        if "page" in data and "cursor" in data:
+            raise ValidationError("Send page or cursor, not both; cursor continues a listing.")
+        if "bbox" in data:
+            data["bbox"] = parse_bbox(data["bbox"])
+        after, before = data.get("updated_after"), data.get("updated_before")
+        if after is not None and before is not None and before <= after:
+            raise ValidationError("updated_before must be later than updated_after.")
+
+    @post_load
+    def _first_page(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data.get("page") == 0:
+            data["page"] = 1  # uReport and others treat page 0 as the first page
+        return data
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """Read ``bbox=minLon,minLat,maxLon,maxLat`` (the 6Aika/Bloomington order).
+
+    :raises ValidationError: unless it is four finite numbers, in range, min before max.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    message = "bbox must be minLon,minLat,maxLon,maxLat in degrees, e.g. -88.41,41.67,-88.2,41.83."
+    if len(parts) != 4:
+        raise ValidationError({"bbox": [message]})
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(part) for part in parts)
+    except ValueError:
+        raise ValidationError({"bbox": [message]}) from None
+    values = (min_lon, min_lat, max_lon, max_lat)
+    if not all(math.isfinite(v) for v in values):
+        raise ValidationError({"bbox": [message]})
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise ValidationError(
+            {"bbox": [message + " Longitudes within ±180, latitudes within ±90, min <= max."]}
+        )
+    return values
 
 
 class LocationQuery(JurisdictionQuery):

@@ -1,5 +1,7 @@
 """Service requests as published, and the receipts of POST and token look-ups."""
 
+from typing import Any
+
 from marshmallow import Schema, fields
 
 from schemas.fields import W3CDateTime
@@ -29,6 +31,23 @@ class ServiceRequestSchema(Schema):
     lat = fields.Float(allow_none=True)
     long = fields.Float(allow_none=True)
     media_url = fields.String(allow_none=True)
+
+
+def attribute_answers(
+    answers: dict[str, Any], definition: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A request's attribute answers as a list of ``{code, values}``.
+
+    XML needs element names it can trust, and a list keeps single and multiple answers
+    alike. They come in the definition's order, then codes it does not know by name:
+    PostgreSQL's JSONB does not keep the order they were stored in.
+    """
+    position = {a["code"]: i for i, a in enumerate(definition)}
+    codes = sorted(answers, key=lambda code: (position.get(code, len(position)), code))
+    return [
+        {"code": code, "values": [str(v) for v in (a if isinstance(a, list) else [a])]}
+        for code, a in ((code, answers[code]) for code in codes)
+    ]
 
 
 class ReceiptSchema(Schema):

@@ -209,16 +209,22 @@ def catalogue(app: Flask) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-def multi_catalogue(app: Flask) -> dict[str, Any]:
-    """Two jurisdictions, each with the checklist's services: multi-jurisdiction mode."""
+def catalogue_with_twin(jurisdiction_id: str, name: str) -> dict[str, Any]:
+    """The checklist catalogue for Aurora plus a second jurisdiction offering the same services."""
     data = copy.deepcopy(TEST_CATALOGUE)
-    data["jurisdictions"].append({"jurisdiction_id": "naperville.il.us", "name": "Naperville"})
+    data["jurisdictions"].append({"jurisdiction_id": jurisdiction_id, "name": name})
     for service in list(data["services"]):
         service["jurisdiction_id"] = "aurora-il.org"
         twin = copy.deepcopy(service)
-        twin["jurisdiction_id"] = "naperville.il.us"
+        twin["jurisdiction_id"] = jurisdiction_id
         data["services"].append(twin)
+    return data
+
+
+@pytest.fixture
+def multi_catalogue(app: Flask) -> dict[str, Any]:
+    """Two jurisdictions, each with the checklist's services: multi-jurisdiction mode."""
+    data = catalogue_with_twin("naperville.il.us", "Naperville")
     import_catalogue(copy.deepcopy(data))
     return data
 

@@ -37,7 +37,7 @@ REQUEST_FIELDS = (
     "media_url",
 )
 NUMERIC = {("request", "lat"), ("request", "long"), ("attribute", "order"), ("error", "code")}
-BOOLEAN = {"metadata", "variable", "required"}
+BOOLEAN = {"metadata", "variable", "required", "duplicate"}
 
 
 def shared_path(*parts: str) -> Path:

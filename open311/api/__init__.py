@@ -59,4 +59,12 @@ def _cors(response: Response) -> Response:
     return response
 
 
-from open311.api import discovery, limits, requests, services, tokens, updates  # noqa: E402, F401
+from open311.api import (  # noqa: E402, F401
+    discovery,
+    feeds,
+    limits,
+    requests,
+    services,
+    tokens,
+    updates,
+)

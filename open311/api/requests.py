@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, current_app, request
 
 from open311 import dispatch
@@ -9,15 +11,14 @@ from open311.api import FMT, bp, load_query
 from open311.config import Settings
 from open311.dispatch import delivery_state
 from open311.errors import ApiError
-from open311.feed import Window, find_requests, get_request
+from open311.feed import Page, find_one, find_page, get_request
 from open311.formats import render
 from open311.intake import submit
 from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
 from schemas.inputs import DetailQuery, RequestsQuery
-from schemas.requests import RECEIPT_FIELDS, ReceiptSchema, ServiceRequestSchema
+from schemas.requests import RECEIPT_FIELDS, ReceiptSchema
 
-_REQUESTS = ServiceRequestSchema(many=True)
 _RECEIPTS = {kind: ReceiptSchema(many=True, only=names) for kind, names in RECEIPT_FIELDS.items()}
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -44,29 +45,54 @@ def create_request(fmt: str) -> Response:
 
 @bp.get(f"/requests.{FMT}")
 def request_list(fmt: str) -> Response:
-    """Requests matching the filters, newest first, within the default window and cap."""
+    """Requests matching the filters, one page at a time (newest first by default).
+
+    ``X-Total-Count`` says how many match in all (on the first page and numbered pages);
+    ``Link: <...>; rel="next"`` continues the listing after the last row of this page, and is
+    absent on the last page.
+    """
     args = load_query(RequestsQuery(), RequestsQuery.LIST_FIELDS)
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
     settings: Settings = current_app.extensions["open311"]["settings"]
-    rows = find_requests(jurisdiction, args, Window(settings.window_days, settings.max_requests))
-    return render(fmt, "service_requests", _REQUESTS.dump(rows))
+    page = find_page(jurisdiction, args, settings, extended=bool(args.get("extensions")))
+    response = render(fmt, "service_requests", page.rows)
+    add_paging_headers(response, page, settings)
+    return response
+
+
+def add_paging_headers(response: Response, page: Page, settings: Settings) -> None:
+    """Set ``X-Total-Count`` (when counted) and, when there is more, a ``Link`` onwards."""
+    exposed = []
+    if page.total is not None:
+        response.headers["X-Total-Count"] = str(page.total)
+        exposed.append("X-Total-Count")
+    if page.next_cursor is not None:
+        replaced = ("page", "page_size", "cursor")
+        params = [(k, v) for k, v in request.args.items(multi=True) if k not in replaced]
+        params += [("page_size", str(page.page_size)), ("cursor", page.next_cursor)]
+        base = settings.public_url or request.url_root.rstrip("/")
+        response.headers["Link"] = f'<{base}{request.path}?{urlencode(params)}>; rel="next"'
+        exposed.append("Link")
+    if exposed:
+        # Browsers hide non-simple headers from scripts on other origins unless exposed.
+        response.headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
 
 
 @bp.get(f"/requests/<path:service_request_id>.{FMT}")
 def request_detail(service_request_id: str, fmt: str) -> Response:
     """One request, still wrapped in a list (§3.2).
 
-    With ``extensions=true`` and an admin ``api_key`` it also carries its delivery state;
-    anyone else asking for that gets a 403, and plain output never shows it.
+    ``extensions=true`` adds the public ``extended_attributes``; with an admin ``api_key`` it
+    also carries the delivery state (``dispatch``), which no other caller ever sees.
     """
     args = load_query(DetailQuery())
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
-    if args.get("extensions"):
-        key = verify_key(args.get("api_key"))
-        if key is None or not key.admin:
-            raise ApiError(403, "extensions=true needs an admin api_key.")
-    row = get_request(jurisdiction, service_request_id)
-    [item] = _REQUESTS.dump([row])
-    if args.get("extensions"):
-        item["dispatch"] = delivery_state(row)
+    extended = bool(args.get("extensions"))
+    item = find_one(jurisdiction, service_request_id, extended=extended)
+    if extended and args.get("api_key"):
+        key = verify_key(args["api_key"])
+        if key is None:
+            raise ApiError(403, "The api_key is not valid.")
+        if key.admin:
+            item["dispatch"] = delivery_state(get_request(jurisdiction, service_request_id))
     return render(fmt, "service_requests", [item])

@@ -12,12 +12,13 @@ from open311.clock import utcnow
 from open311.config import Settings
 from open311.errors import ApiError
 from open311.extensions import db
-from open311.feed import date_range, get_request
+from open311.feed import get_request
 from open311.formats import render
 from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
 from open311.models import RequestUpdate, ServiceRequest
 from open311.ownership import require_owner
+from open311.search import date_range
 from open311.updates import DuplicateUpdate, NewUpdate, exists, record
 from schemas.updates import PostUpdateForm, RequestUpdateSchema, UpdatesQuery
 

@@ -9,6 +9,7 @@ import shapely
 from geoalchemy2 import Geometry, WKBElement
 from geoalchemy2.shape import to_shape
 from sqlalchemy import DateTime, Text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -94,3 +95,19 @@ class GeometryType(TypeDecorator[Any]):
         if isinstance(value, str):
             return shapely.from_wkb(bytes.fromhex(value))
         return shapely.from_wkb(bytes(value))
+
+
+class SearchVector(TypeDecorator[Any]):
+    """The full-text index of a description: ``tsvector`` on PostgreSQL, unused text elsewhere.
+
+    Like :class:`PointGeometry`, the column exists on SQLite only so that one migration
+    history serves both databases; text search there scans descriptions in SQL instead.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(TSVECTOR())
+        return dialect.type_descriptor(Text())

@@ -8,16 +8,12 @@ answers.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
-
-#: Mean Earth radius (IUGG), the sphere PostGIS's ST_DistanceSphere uses too.
-EARTH_RADIUS_M = 6371008.8
 
 
 @dataclass(frozen=True)
@@ -27,14 +23,6 @@ class Nearest:
     distance_m: float
     long: float
     lat: float
-
-
-def sphere_distance(long1: float, lat1: float, long2: float, lat2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(long2 - long1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 class SpatialBackend(ABC):

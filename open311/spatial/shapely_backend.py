@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from open311.extensions import db
 from open311.models import Boundary, Service
-from open311.spatial import Nearest, SpatialBackend, sphere_distance
+from open311.spatial import Nearest, SpatialBackend
+from open311.spatial.sphere import distance_m
 
 
 class ShapelyBackend(SpatialBackend):
@@ -74,4 +75,4 @@ def _nearest(geometry: Any, long: float, lat: float) -> Nearest:
     # Same method as the PostGIS backend: the planar closest point, then the distance to it
     # on the sphere; over a city's extent the two differ from a geodesic search by centimetres.
     _, closest = nearest_points(Point(long, lat), geometry.boundary)
-    return Nearest(sphere_distance(long, lat, closest.x, closest.y), closest.x, closest.y)
+    return Nearest(distance_m(lat, long, closest.y, closest.x), closest.x, closest.y)

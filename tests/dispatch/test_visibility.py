@@ -54,12 +54,17 @@ def test_public_output_has_no_vendor_internals(client, routed, api_key, departme
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_extensions_need_an_admin_key(client, routed, api_key, fmt):
+def test_delivery_state_needs_an_admin_key(client, routed, api_key, fmt):
     request_id = post(client, api_key)["service_request_id"]
+    # extensions=true is public (extended_attributes); the delivery state is for staff only.
     for query in ({"extensions": "true"}, {"extensions": "true", "api_key": api_key}):
         response = detail(client, request_id, fmt, **query)
-        assert response.status_code == 403
-        assert "admin api_key" in error_descriptions(response)[0]
+        assert response.status_code == 200
+        assert b"extended_attributes" in response.data
+        assert b"dispatch" not in response.data
+    wrong = detail(client, request_id, fmt, extensions="true", api_key="o311_wrong")
+    assert wrong.status_code == 403
+    assert "api_key" in error_descriptions(wrong)[0]
     assert detail(client, request_id, fmt, extensions="maybe").status_code == 400
 
 

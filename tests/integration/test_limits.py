@@ -14,7 +14,7 @@ from open311.jurisdictions import resolve_jurisdiction
 from open311.limits import import_boundary
 from open311.models import Boundary, BoundaryPart, ServiceRequest
 from open311.spatial.geojson import LimitsError, limits_from_geojson, read_limits_file
-from tests.conftest import TEST_CATALOGUE
+from tests.conftest import catalogue_with_twin
 from tests.helpers import error_descriptions, json_ok, shared_path, spark_document, xml_ok
 
 B = "/open311/v2"
@@ -227,14 +227,7 @@ def test_cli_import_reports_what_it_loaded(app, catalogue):
 
 @pytest.fixture
 def two_cities(app):
-    data = copy.deepcopy(TEST_CATALOGUE)
-    data["jurisdictions"].append({"jurisdiction_id": "chicago.gov", "name": "City of Chicago"})
-    for service in list(data["services"]):
-        service["jurisdiction_id"] = "aurora-il.org"
-        twin = copy.deepcopy(service)
-        twin["jurisdiction_id"] = "chicago.gov"
-        data["services"].append(twin)
-    import_catalogue(data)
+    import_catalogue(catalogue_with_twin("chicago.gov", "City of Chicago"))
     load_limits("aurora-il.org", "aurora-il-boundary.geojson")
     load_limits("chicago.gov", "chicago-boundary.geojson")
 

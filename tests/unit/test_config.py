@@ -69,3 +69,25 @@ def test_bad_values_name_the_variable(tmp_path, name, value, message):
 def test_unknown_override_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(str(tmp_path), environ={}, overrides={"colour": "blue"})
+
+
+def test_feed_and_map_settings(tmp_path):
+    settings = load_settings(
+        str(tmp_path),
+        environ={
+            "OPEN311_MAX_PAGE_SIZE": "250",
+            "OPEN311_MAP_TILES": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        },
+    )
+    assert settings.max_page_size == 250
+    assert settings.map_tiles == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert load_settings(str(tmp_path), environ={}).map_tiles is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OPEN311_MAX_PAGE_SIZE", "0"), ("OPEN311_MAP_TILES", "javascript:alert(1)")],
+)
+def test_bad_feed_and_map_settings_are_refused(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings(str(tmp_path), environ={name: value})

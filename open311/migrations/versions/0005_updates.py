@@ -2,7 +2,7 @@
 per-back-end status tables.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0003
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from open311.models.types import UTCDateTime
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
