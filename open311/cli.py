@@ -99,12 +99,20 @@ def boundary_show() -> None:
 @keys_cli.command("create")
 @click.option("--name", required=True, help="Who the key is for, e.g. the app's name.")
 @click.option("--admin", is_flag=True, help="Staff key: may see delivery states.")
+@click.option(
+    "--vendor",
+    metavar="BACKEND",
+    help="Vendor key bound to this back end: its requests with contacts, and their updates.",
+)
 @with_appcontext
-def keys_create(name: str, admin: bool) -> None:
+def keys_create(name: str, admin: bool, vendor: str | None) -> None:
     """Create an API key; the key is printed alone on the last line, and only once."""
     from open311.keys import create_key
 
-    row, secret = create_key(name, admin=admin)
+    try:
+        row, secret = create_key(name, admin=admin, vendor=vendor)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Created API key {row.prefix} for {name!r}. Store it now; it is not shown again:")
     click.echo(secret)
 

@@ -23,7 +23,9 @@ from open311.extensions import db
 from open311.models import Jurisdiction, ServiceRequest
 from open311.models.requests import PUBLISHED
 from open311.models.types import UTCDateTime
+from open311.ownership import CONTACT_COLUMNS, routed_to, with_contact
 from open311.publish import (
+    EXTENSION_COLUMNS,
     REQUESTED_AT,
     UPDATED_AT,
     WIDTH,
@@ -104,22 +106,33 @@ def find_page(
     settings: Settings,
     *,
     extended: bool = False,
+    vendor: str | None = None,
 ) -> Page:
     """The page of requests a loaded ``GET requests`` query asks for, as wire dicts.
 
     ``service_request_id`` overrides every other filter, the window, the cap and paging
     (§3.25). Otherwise rows come newest first, or oldest change first when the query filters
     on ``updated_datetime`` (the change feed), always ending on the id so the order is total.
-    ``extended`` adds ``extended_attributes`` (``extensions=true``).
+    ``extended`` adds ``extended_attributes`` (``extensions=true``). ``vendor`` (a vendor
+    key's back end) keeps only the requests routed there and adds their contact fields.
     """
     query = public_select(jurisdiction, ServiceRequest.id)
     if extended:
         query = with_extensions(query)
+    own: list[Any] = []
+    if vendor is not None:
+        own = [ServiceRequest.id.in_(routed_to(vendor))]
+        query = query.where(*own).add_columns(*CONTACT_COLUMNS)
 
     def wire(values: Any) -> dict[str, Any]:
-        if extended:
-            return to_wire_extended(values, values[WIDTH + 1 :])
-        return to_wire(values)
+        row = (
+            to_wire_extended(values, values[WIDTH + 1 : WIDTH + 1 + len(EXTENSION_COLUMNS)])
+            if extended
+            else to_wire(values)
+        )
+        if vendor is not None:
+            row.update(with_contact(values[-len(CONTACT_COLUMNS) :]))
+        return row
 
     if "service_request_id" in args:
         query = query.where(ServiceRequest.service_request_id.in_(args["service_request_id"]))
@@ -130,7 +143,7 @@ def find_page(
     size = page_size_for(args, settings)
     mode = sort_mode(args)
     moment, pk = sort_columns(mode)
-    filters = conditions(args, Window(settings.window_days, size))
+    filters = [*conditions(args, Window(settings.window_days, size)), *own]
     query = query.where(*filters)
     if "cursor" in args:
         after = decode_cursor(args["cursor"], mode)

@@ -142,6 +142,9 @@ def submit(
     key = verify_key(api_key_override or plain.get("api_key"))
     if key is None:
         raise ApiError(403, "A valid api_key is required to submit requests.")
+    if key.vendor is not None:
+        # A vendor key reads its own requests and posts their updates, nothing else.
+        raise ApiError(403, "A vendor key cannot submit requests.")
     digest = body_digest(form, api_key_override) if replay_key else None
     if replay_key and digest:
         row = earlier(key.id, replay_key, digest)

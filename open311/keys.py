@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from open311.clock import utcnow
 from open311.extensions import db
-from open311.models import ApiKey
+from open311.models import ApiKey, Backend
 
 KEY_PREFIX = "o311"
 
@@ -23,15 +23,29 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(name: str, *, admin: bool = False) -> tuple[ApiKey, str]:
+def create_key(name: str, *, admin: bool = False, vendor: str | None = None) -> tuple[ApiKey, str]:
     """Make a key named ``name``; returns the row and the secret, shown only this once.
 
-    An ``admin`` key also sees each request's delivery state (``extensions=true``).
+    An ``admin`` key also sees each request's delivery state (``extensions=true``). A
+    ``vendor`` key is bound to that back end: it lists only the requests routed there, with
+    their contact fields, and may post updates only to them.
+
+    :raises ValueError: for a key that is both, or a vendor that is not a configured back end.
     """
+    if vendor is not None:
+        if admin:
+            raise ValueError("a key is either an admin key or a vendor key, not both")
+        if db.session.scalar(select(Backend.id).where(Backend.name == vendor)) is None:
+            raise ValueError(f"no back end named {vendor!r}; import the catalogue first")
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
-        name=name, prefix=prefix, key_hash=hash_key(secret), created_at=utcnow(), admin=admin
+        name=name,
+        prefix=prefix,
+        key_hash=hash_key(secret),
+        created_at=utcnow(),
+        admin=admin,
+        vendor=vendor,
     )
     db.session.add(row)
     db.session.commit()

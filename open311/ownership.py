@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import Select, select
 
 from open311.errors import ApiError
 from open311.extensions import db
 from open311.models import ApiKey, DispatchJob, ServiceRequest
+
+#: The reporter's contact fields a vendor key sees on its own requests (never device or
+#: account ids: those identify the resident to us, not to the crew).
+CONTACT_COLUMNS = (
+    ServiceRequest.first_name,
+    ServiceRequest.last_name,
+    ServiceRequest.email,
+    ServiceRequest.phone,
+)
+CONTACT_FIELDS = tuple(column.key for column in CONTACT_COLUMNS)
+
+
+def with_contact(values: Sequence[Any]) -> dict[str, Any]:
+    """The contact fields of a row's :data:`CONTACT_COLUMNS` values."""
+    return dict(zip(CONTACT_FIELDS, values, strict=True))
 
 
 def routed_to(backend: str) -> Select[tuple[int]]:

@@ -54,7 +54,14 @@ def request_list(fmt: str) -> Response:
     args = load_query(RequestsQuery(), RequestsQuery.LIST_FIELDS)
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
     settings: Settings = current_app.extensions["open311"]["settings"]
-    page = find_page(jurisdiction, args, settings, extended=bool(args.get("extensions")))
+    vendor = None
+    if args.get("api_key"):
+        # Only a vendor key changes what GET shows; other keys are ignored as the spec says.
+        key = verify_key(args["api_key"])
+        vendor = key.vendor if key is not None else None
+    page = find_page(
+        jurisdiction, args, settings, extended=bool(args.get("extensions")), vendor=vendor
+    )
     response = render(fmt, "service_requests", page.rows)
     add_paging_headers(response, page, settings)
     return response
