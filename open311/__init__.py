@@ -36,7 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
 
-    from open311 import cli, errors, mappage, registry, spatial, sqlite
+    from open311 import cli, errors, hooks, mappage, registry, spatial, sqlite
     from open311.api import bp
 
     sqlite.init_app(app)
@@ -48,4 +48,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(bp)
     mappage.init_app(app)
+    hooks.init_app(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from marshmallow import RAISE, fields
+from marshmallow import RAISE, fields, validate
 
 from adapters.base import Adapter, Change, Delivery, Outbound, TransientError
 from adapters.department import mapping
@@ -24,6 +24,9 @@ class DepartmentSettings(HttpSettings):
     scope = fields.String(load_default=None)
     #: Our service codes -> the department's, where they differ.
     service_codes = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    #: The shared secret of the department's signed webhooks (vendors.md §5.2); best given
+    #: as ``{env: NAME}``. Without it the gateway refuses the department's webhooks.
+    webhook_secret = fields.String(load_default=None, validate=validate.Length(min=16))
 
 
 class DepartmentAdapter(Adapter):
