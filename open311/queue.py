@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 QUEUE = "open311-dispatch"
 TASK = "open311.deliver"
+SYNC_TASK = "open311.sync"
+#: procrastinate's cron for the status sync: every minute, deferred by whichever worker's
+#: periodic deferrer gets there first (procrastinate makes the deferral unique per minute).
+SYNC_CRON = "* * * * *"
 
 #: Deferring only ever uses the request's own connection, so this connector is never opened.
 queue_app = App(connector=SQLAlchemyPsycopg2Connector())
@@ -46,6 +50,20 @@ def deliver_task(dispatch_job_id: int) -> None:
             dispatch.work_on(dispatch_job_id)
         finally:
             db.session.remove()
+
+
+def sync_task(timestamp: int) -> None:
+    """One pass of the status sync over every back end (``open311 sync``, scheduled).
+
+    Registered by :class:`QueueWorker` on the worker's own app: procrastinate's periodic
+    deferrer defers through the app its task is bound to, which must be the asynchronous
+    one (the request-side app above only ever defers on a request's connection).
+    """
+    from open311.worker import sync_pass
+
+    assert _flask_app is not None, "the worker sets the Flask app before running tasks"
+    with _flask_app.app_context():
+        sync_pass()
 
 
 def uses_queue() -> bool:
@@ -76,6 +94,9 @@ class QueueWorker:
         _flask_app = app
         url = app.extensions["open311"]["settings"].database_url
         self.app = queue_app.with_connector(PsycopgConnector(conninfo=conninfo(url)))
+        if SYNC_TASK not in self.app.tasks:
+            task = self.app.task(name=SYNC_TASK, queue=QUEUE, queueing_lock=SYNC_TASK)(sync_task)
+            self.app.periodic(cron=SYNC_CRON)(task)
         self.loop = asyncio.new_event_loop()
         self.task: asyncio.Task[Any] | None = None
         self.thread = threading.Thread(target=self._run, name="procrastinate", daemon=True)

@@ -2,12 +2,15 @@
 
 Any number of workers may run, on any number of machines sharing the database: each job is
 claimed by a conditional update that only one of them can win (see :mod:`open311.dispatch`).
+Without PostgreSQL (so without procrastinate's periodic tasks) the same loop also polls the
+back ends for status changes every ``OPEN311_SYNC_INTERVAL`` seconds (:mod:`open311.sync`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
@@ -17,16 +20,38 @@ from open311.extensions import db
 log = logging.getLogger(__name__)
 
 
-def run_worker(app: Flask, stop: threading.Event, *, poll: float | None = None) -> int:
+def sync_pass() -> None:
+    """One pass of the status sync, logged; never raises (the next period tries again)."""
+    from open311.sync import sync_all
+
+    try:
+        for result in sync_all():
+            log.info("sync %s", result.line())
+    except Exception:  # a back end or the database may be down; try again next period
+        log.exception("status sync failed")
+        db.session.rollback()
+    finally:
+        db.session.remove()
+
+
+def run_worker(
+    app: Flask, stop: threading.Event, *, poll: float | None = None, sync: bool = False
+) -> int:
     """Deliver due jobs until ``stop`` is set; returns how many attempts were made.
 
     Between attempts it keeps going while there is work and sleeps ``poll`` seconds (the
-    ``OPEN311_DISPATCH_POLL`` setting by default) when there is none.
+    ``OPEN311_DISPATCH_POLL`` setting by default) when there is none. With ``sync`` it also
+    runs a pass of :func:`open311.sync.sync_all` every ``OPEN311_SYNC_INTERVAL`` seconds.
     """
     attempts = 0
     with app.app_context():
-        wait = poll if poll is not None else app.extensions["open311"]["settings"].dispatch_poll
+        settings = app.extensions["open311"]["settings"]
+        wait = poll if poll is not None else settings.dispatch_poll
+        next_sync = time.monotonic()
         while not stop.is_set():
+            if sync and time.monotonic() >= next_sync:
+                sync_pass()
+                next_sync = time.monotonic() + settings.sync_interval
             try:
                 state = dispatch.work_once()
             except Exception:  # the database may be restarting; never let the loop die
@@ -36,7 +61,7 @@ def run_worker(app: Flask, stop: threading.Event, *, poll: float | None = None) 
             finally:
                 db.session.remove()
             if state is None:
-                stop.wait(wait)
+                stop.wait(min(wait, settings.sync_interval) if sync else wait)
             else:
                 attempts += 1
     return attempts
@@ -45,15 +70,16 @@ def run_worker(app: Flask, stop: threading.Event, *, poll: float | None = None) 
 def run_worker_with_queue(app: Flask, stop: threading.Event, *, poll: float | None = None) -> int:
     """``open311 worker``: on PostgreSQL, procrastinate's worker plus the sweep; else the sweep.
 
-    procrastinate runs each request's queue job as soon as it is committed; the sweep
-    (:func:`run_worker`) takes retries, jobs left by dead workers, and anything else due.
+    procrastinate runs each request's queue job as soon as it is committed, and the status
+    sync as a periodic task; the sweep (:func:`run_worker`) takes retries, jobs left by dead
+    workers, and anything else due. Without PostgreSQL the sweep also runs the sync.
     """
     from open311.queue import QueueWorker
 
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"
     if not postgres:
-        return run_worker(app, stop, poll=poll)
+        return run_worker(app, stop, poll=poll, sync=True)
     queue_worker = QueueWorker(app)
     queue_worker.start()
     try:
@@ -63,10 +89,15 @@ def run_worker_with_queue(app: Flask, stop: threading.Event, *, poll: float | No
 
 
 def start_background(app: Flask) -> tuple[threading.Thread, threading.Event]:
-    """Start the in-process dispatcher: a daemon thread running :func:`run_worker`."""
+    """Start the in-process dispatcher: a daemon thread running :func:`run_worker`, which
+    also polls the back ends for status changes."""
     stop = threading.Event()
     thread = threading.Thread(
-        target=run_worker, args=(app, stop), name="open311-dispatcher", daemon=True
+        target=run_worker,
+        args=(app, stop),
+        kwargs={"sync": True},
+        name="open311-dispatcher",
+        daemon=True,
     )
     thread.start()
     return thread, stop

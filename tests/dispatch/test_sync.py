@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import threading
 from datetime import UTC, datetime
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -13,8 +15,10 @@ from open311.catalogue import import_catalogue
 from open311.extensions import db
 from open311.models import RequestUpdate, SyncCursor
 from open311.sync import sync_all
+from open311.worker import run_worker
 from tests.conftest import TEST_CATALOGUE
 from tests.dispatch.conftest import B, department_backend, jobs, post
+from tests.dispatch.test_workers import start_worker, stop, wait_for
 
 WIDE = "start_date=2030-01-01T00:00:00Z&end_date=2030-03-31T00:00:00Z"
 
@@ -146,3 +150,61 @@ def test_citysourced_repeated_autumn_hour_is_stored_once(
     # Read as the first (daylight) occurrence, consistently on every poll.
     assert update.updated_datetime == datetime(2030, 11, 3, 6, 30, tzinfo=UTC)
     assert update.status == "in_progress"
+
+
+def test_in_process_dispatcher_delivers_and_polls(
+    app, client, routed, api_key, department, set_setting
+):
+    set_setting(sync_interval=0.05)
+    receipt = post(client, api_key)
+    halt = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(app, halt), kwargs={"poll": 0.02, "sync": True}, daemon=True
+    )
+    thread.start()
+    try:
+        wait_for(lambda: bool(jobs()[0].reference))
+        ref = jobs()[0].reference
+        advance(department, ref, "completed", "Filled", "2030-02-02T15:00:00Z")
+        wait_for(lambda: any(u.status == "fixed" for u in updates()))
+    finally:
+        halt.set()
+        thread.join(timeout=30)
+    db.session.expire_all()
+    [shown] = client.get(f"{B}/requests/{receipt['service_request_id']}.json").get_json()
+    assert (shown["status"], shown["status_notes"]) == ("closed", "Filled")
+
+
+@pytest.mark.postgres_only
+def test_procrastinate_runs_the_sync_every_minute(
+    app, client, routed, api_key, department, monkeypatch
+):
+    from open311 import queue
+
+    monkeypatch.setattr(queue, "_flask_app", None)
+    worker = queue.QueueWorker(app)  # registers the periodic task; not started
+    worker.loop.close()
+    [periodic] = [
+        p
+        for p in worker.app.periodic_registry.periodic_tasks.values()
+        if p.task.name == queue.SYNC_TASK
+    ]
+    assert periodic.cron == "* * * * *"
+    _, ref = delivered(client, api_key)
+    advance(department, ref, "in_progress", "Crew", "2030-02-02T15:00:00Z")
+    # A real worker: procrastinate defers the latest minute's sync at start-up, then runs it.
+    worker_process = start_worker(app, poll="600")
+    try:
+        wait_for(lambda: [u.status for u in updates()] == ["in_progress"])
+    finally:
+        stop(worker_process)
+    ran = (
+        db.session.execute(
+            sa.text("SELECT status FROM procrastinate_jobs WHERE task_name = :t"),
+            {"t": queue.SYNC_TASK},
+        )
+        .scalars()
+        .all()
+    )
+    db.session.rollback()
+    assert "succeeded" in ran
