@@ -36,7 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
 
-    from open311 import cli, errors, hooks, mappage, registry, spatial, sqlite
+    from open311 import cli, errors, hooks, mappage, registry, spatial, sqlite, unsubscribe
     from open311.api import bp
 
     sqlite.init_app(app)
@@ -49,4 +49,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     mappage.init_app(app)
     hooks.init_app(app)
+    unsubscribe.init_app(app)
     return app

@@ -44,6 +44,13 @@ class Settings:
     #: back before the previous one started (clock skew, records invisible for a while).
     sync_interval: float = 60.0
     sync_overlap: float = 600.0
+    #: Residents' status e-mails: the SMTP relay (none: no messages are queued), the sender,
+    #: and how often a refused message is tried again.
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_from: str = "myAurora 311 <311@aurora.il.us>"
+    notify_max_attempts: int = 8
+    notify_backoff: float = 60.0
     #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
     #: none by default, so that the page works offline.
     map_tiles: str | None = None
@@ -78,6 +85,8 @@ _INT_FIELDS = {
     "max_page_size",
     "window_days",
     "dispatch_max_attempts",
+    "notify_smtp_port",
+    "notify_max_attempts",
 }
 _FLOAT_FIELDS = {
     "dispatch_backoff",
@@ -86,6 +95,7 @@ _FLOAT_FIELDS = {
     "dispatch_poll",
     "sync_interval",
     "sync_overlap",
+    "notify_backoff",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _CHOICES = {"endpoint_type": {"production", "test"}, "dispatch": {"inline", "manual"}}

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from open311 import notify
 from open311.clock import utcnow
 from open311.extensions import db
 from open311.models import RequestUpdate, ServiceRequest
@@ -105,6 +106,7 @@ def record(row: ServiceRequest, change: NewUpdate) -> RequestUpdate:
             row.status,
         )
     elif applied:
+        before = (row.status, row.status_notes)
         core = core_status(change.status)
         if core is not None:
             row.status = core
@@ -112,6 +114,8 @@ def record(row: ServiceRequest, change: NewUpdate) -> RequestUpdate:
         elif change.description:
             row.status_notes = change.description
         row.updated_datetime = max(row.updated_datetime, change.updated)
+        if (row.status, row.status_notes) != before and notify.wanted(row):
+            notify.queue(update)
     try:
         db.session.flush()
         update.update_id = str(update.id)

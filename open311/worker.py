@@ -34,13 +34,27 @@ def sync_pass() -> None:
         db.session.remove()
 
 
+def send_notifications() -> None:
+    """Send residents' due status e-mails; never raises (the next idle moment tries again)."""
+    from open311 import notify
+
+    try:
+        notify.send_due()
+    except Exception:
+        log.exception("sending notifications failed")
+        db.session.rollback()
+    finally:
+        db.session.remove()
+
+
 def run_worker(
     app: Flask, stop: threading.Event, *, poll: float | None = None, sync: bool = False
 ) -> int:
     """Deliver due jobs until ``stop`` is set; returns how many attempts were made.
 
     Between attempts it keeps going while there is work and sleeps ``poll`` seconds (the
-    ``OPEN311_DISPATCH_POLL`` setting by default) when there is none. With ``sync`` it also
+    ``OPEN311_DISPATCH_POLL`` setting by default) when there is none, after sending the
+    residents' due status e-mails (:mod:`open311.notify`). With ``sync`` it also
     runs a pass of :func:`open311.sync.sync_all` every ``OPEN311_SYNC_INTERVAL`` seconds.
     """
     attempts = 0
@@ -61,6 +75,7 @@ def run_worker(
             finally:
                 db.session.remove()
             if state is None:
+                send_notifications()
                 stop.wait(min(wait, settings.sync_interval) if sync else wait)
             else:
                 attempts += 1

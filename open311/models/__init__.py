@@ -4,6 +4,7 @@ from open311.models.boundaries import Boundary, BoundaryPart
 from open311.models.catalogue import Jurisdiction, Service
 from open311.models.dispatch import Backend, DispatchJob
 from open311.models.keys import ApiKey
+from open311.models.notifications import Notification, OptOut
 from open311.models.requests import ServiceRequest, Token
 from open311.models.updates import RequestUpdate, SyncCursor, WebhookEvent
 
@@ -14,6 +15,8 @@ __all__ = [
     "BoundaryPart",
     "DispatchJob",
     "Jurisdiction",
+    "Notification",
+    "OptOut",
     "RequestUpdate",
     "Service",
     "ServiceRequest",

@@ -1,5 +1,5 @@
-"""Request update history, poll cursors, seen webhook events, vendor keys and
-per-back-end status tables.
+"""Request update history, poll cursors, seen webhook events, vendor keys,
+per-back-end status tables and resident notifications.
 
 Revision ID: 0005
 Revises: 0003
@@ -66,8 +66,39 @@ def upgrade():
         sa.UniqueConstraint("backend", "event_id", name="uq_webhook_events_event"),
     )
 
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("update_pk", sa.Integer(), nullable=False),
+        sa.Column("token", sa.String(64), nullable=False),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+        sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["update_pk"], ["request_updates.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("update_pk"),
+        sa.UniqueConstraint("token"),
+    )
+    op.create_index("ix_notifications_state", "notifications", ["state"])
+    op.create_table(
+        "notification_optouts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_pk", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["request_pk"], ["service_requests.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_pk"),
+    )
+
 
 def downgrade():
+    op.drop_table("notification_optouts")
+    op.drop_index("ix_notifications_state", table_name="notifications")
+    op.drop_table("notifications")
     op.drop_table("webhook_events")
     op.drop_table("sync_cursors")
     op.drop_index("ix_request_updates_updated", table_name="request_updates")

@@ -1,0 +1,190 @@
+"""Telling residents by e-mail when their request changes, and letting them stop it.
+
+A message is queued (a :class:`~open311.models.Notification`) in the transaction that
+applies a change the reporter can see, a new public status or new public notes, and only
+when the reporter gave an e-mail address and has not unsubscribed. Workers send due messages
+outside any web request (:func:`send_due`), claiming each with a lease so that two workers
+never send the same one; a refusal is retried with backoff; a message the server accepted is
+never sent again. Addresses never appear in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import smtplib
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from open311.clock import utcnow
+from open311.config import Settings
+from open311.extensions import db
+from open311.models import Notification, OptOut, RequestUpdate, ServiceRequest
+from open311.models.notifications import FAILED, QUEUED, SENT
+
+log = logging.getLogger(__name__)
+
+#: How long a worker may hold a message before another may try it.
+LEASE = timedelta(minutes=2)
+SMTP_TIMEOUT = 10.0
+
+
+def now() -> datetime:
+    """Now with microseconds: backoff in tests is measured in milliseconds."""
+    return datetime.now(UTC)
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["open311"]["settings"]
+    return settings
+
+
+def wanted(row: ServiceRequest) -> bool:
+    """Whether a visible change to ``row`` should be e-mailed to its reporter."""
+    if not _settings().notify_smtp_host or not row.email:
+        return False
+    opted_out = select(OptOut.id).where(OptOut.request_pk == row.id)
+    return db.session.scalar(opted_out) is None
+
+
+def queue(update_row: RequestUpdate) -> Notification:
+    """Add the message about ``update_row`` to the current transaction (not committed)."""
+    stamp = now()
+    notification = Notification(
+        update=update_row,
+        token=secrets.token_urlsafe(24),
+        state=QUEUED,
+        attempts=0,
+        next_attempt_at=stamp,
+        created_at=stamp,
+    )
+    db.session.add(notification)
+    return notification
+
+
+def message(notification: Notification, settings: Settings) -> EmailMessage:
+    """The e-mail for ``notification``: the new status and notes, and the unsubscribe link."""
+    change = notification.update
+    row = change.request
+    status = (change.status or row.status).replace("_", " ")
+    base = settings.public_url or ""
+    unsubscribe = f"{base}/notifications/unsubscribe/{notification.token}"
+    mail = EmailMessage()
+    mail["From"] = settings.notify_from
+    mail["To"] = row.email
+    mail["Subject"] = f"Your 311 request {row.service_request_id}: {status}"
+    # One Message-ID per notification: a mail system that sees the message twice can tell.
+    mail["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain="open311.local")
+    mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+    lines = [
+        f"Your request {row.service_request_id} ({row.service_name}) is now: {status}.",
+    ]
+    # The change's own notes: by sending time the request may have moved on.
+    if change.description:
+        lines += ["", change.description]
+    lines += [
+        "",
+        f"Follow it at {base}/open311/v2/requests/{row.service_request_id}.json",
+        "",
+        f"To receive no more messages about this request: {unsubscribe}",
+    ]
+    mail.set_content("\n".join(lines))
+    return mail
+
+
+def _claim(notification_id: int, at: datetime) -> bool:
+    claimed = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.state == QUEUED,
+            Notification.next_attempt_at <= at,
+            or_(Notification.lease_until.is_(None), Notification.lease_until < at),
+        )
+        .values(lease_until=at + LEASE)
+    )
+    db.session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _deliver(mail: EmailMessage, settings: Settings) -> None:
+    assert settings.notify_smtp_host is not None
+    with smtplib.SMTP(
+        settings.notify_smtp_host, settings.notify_smtp_port, timeout=SMTP_TIMEOUT
+    ) as smtp:
+        smtp.send_message(mail)
+
+
+def send_one(notification_id: int) -> str | None:
+    """Send one due message if this worker wins it; returns its new state, or ``None``."""
+    settings = _settings()
+    if not settings.notify_smtp_host or not _claim(notification_id, now()):
+        return None
+    notification = db.session.get(Notification, notification_id)
+    assert notification is not None
+    notification.attempts += 1
+    try:
+        _deliver(message(notification, settings), settings)
+    except (smtplib.SMTPException, OSError) as exc:
+        code = getattr(exc, "smtp_code", None)
+        notification.last_error = f"{type(exc).__name__} {code or ''}".strip()
+        if notification.attempts >= settings.notify_max_attempts:
+            notification.state = FAILED
+        else:
+            delay = settings.notify_backoff * 2 ** (notification.attempts - 1)
+            notification.next_attempt_at = now() + timedelta(seconds=delay)
+        log.warning(
+            "notification %s for request %s not sent (%s), attempt %d",
+            notification.id,
+            notification.update.request.service_request_id,
+            notification.last_error,
+            notification.attempts,
+        )
+    else:
+        notification.state, notification.sent_at = SENT, utcnow()
+    notification.lease_until = None
+    db.session.commit()
+    return notification.state
+
+
+def send_due(limit: int = 50) -> int:
+    """Send the messages that are due; returns how many were sent."""
+    if not _settings().notify_smtp_host:
+        return 0
+    due = db.session.scalars(
+        select(Notification.id)
+        .where(Notification.state == QUEUED, Notification.next_attempt_at <= now())
+        .order_by(Notification.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    return sum(1 for notification_id in due if send_one(notification_id) == SENT)
+
+
+def unsubscribe(token: str) -> ServiceRequest | None:
+    """Stop messages about the request ``token``'s message was about; ``None`` if unknown."""
+    if not token or len(token) > 64:
+        return None
+    notification = db.session.scalar(select(Notification).where(Notification.token == token))
+    if notification is None:
+        return None
+    row = notification.update.request
+    if db.session.scalar(select(OptOut.id).where(OptOut.request_pk == row.id)) is None:
+        db.session.add(OptOut(request_pk=row.id, created_at=utcnow()))
+    # Messages not yet sent are withdrawn too: the resident asked for silence now.
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.state == QUEUED,
+            Notification.update_pk.in_(
+                select(RequestUpdate.id).where(RequestUpdate.request_pk == row.id)
+            ),
+        )
+        .values(state=FAILED, last_error="unsubscribed")
+    )
+    db.session.commit()
+    return row
