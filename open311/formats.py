@@ -27,6 +27,8 @@ ITEM_NAMES = {
     "values": "value",
     "jurisdictions": "jurisdiction",
     "service_request_updates": "request_update",
+    # A request's history in its extended_attributes (extensions=true).
+    "updates": "request_update",
 }
 
 # The spec (and the SeeClickFix validator) want double quotes, which lxml does not write.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -124,3 +125,23 @@ def record(row: ServiceRequest, change: NewUpdate) -> RequestUpdate:
         db.session.rollback()
         raise DuplicateUpdate(change.source_ref or "") from None
     return update
+
+
+def history(service_request_id: str) -> list[dict[str, Any]]:
+    """The public history of a request, oldest first, as ``request_update`` dicts.
+
+    Changes whose vendor status no table maps are left out, as in ``servicerequestupdates``.
+    """
+    from schemas.updates import RequestUpdateSchema
+
+    query = (
+        select(RequestUpdate)
+        .join(RequestUpdate.request)
+        .where(
+            ServiceRequest.service_request_id == service_request_id,
+            RequestUpdate.status.is_not(None),
+        )
+        .order_by(RequestUpdate.updated_datetime, RequestUpdate.id)
+    )
+    dumped: list[dict[str, Any]] = RequestUpdateSchema(many=True).dump(db.session.scalars(query))
+    return dumped

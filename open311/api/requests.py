@@ -16,6 +16,7 @@ from open311.formats import render
 from open311.intake import submit
 from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
+from open311.updates import history
 from schemas.inputs import DetailQuery, RequestsQuery
 from schemas.requests import RECEIPT_FIELDS, ReceiptSchema
 
@@ -89,13 +90,16 @@ def add_paging_headers(response: Response, page: Page, settings: Settings) -> No
 def request_detail(service_request_id: str, fmt: str) -> Response:
     """One request, still wrapped in a list (§3.2).
 
-    ``extensions=true`` adds the public ``extended_attributes``; with an admin ``api_key`` it
+    ``extensions=true`` adds the public ``extended_attributes``, with the request's update
+    history (mySociety's ``request_update`` fields, oldest first); with an admin ``api_key`` it
     also carries the delivery state (``dispatch``), which no other caller ever sees.
     """
     args = load_query(DetailQuery())
     jurisdiction = resolve_jurisdiction(args.get("jurisdiction_id"))
     extended = bool(args.get("extensions"))
     item = find_one(jurisdiction, service_request_id, extended=extended)
+    if extended:
+        item["extended_attributes"]["updates"] = history(item["service_request_id"])
     if extended and args.get("api_key"):
         key = verify_key(args["api_key"])
         if key is None:

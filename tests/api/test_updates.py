@@ -185,3 +185,22 @@ def test_unknown_vendor_status_is_stored_raw_and_keeps_the_status(app, seed, cap
     assert (odd.status, odd.raw_status, odd.applied) == (None, "parked", False)
     assert (row.status, row.status_notes) == ("open", "Crew")
     assert "'parked'" in caplog.text
+
+
+def test_extensions_carry_the_update_history(client, seed, api_key):
+    row = seed(T0, email="secret.person@example.org")
+    rid = row.service_request_id
+    post_update(client, api_key, rid, "a", "IN_PROGRESS", updated_datetime="2026-11-02T16:00:00Z")
+    post_update(client, api_key, rid, "b", "FIXED", updated_datetime="2026-11-02T17:00:00Z")
+    [shown] = client.get(f"{B}/requests/{rid}.json?extensions=true").get_json()
+    history = shown["extended_attributes"]["updates"]
+    assert [(u["status"], u["updated_datetime"]) for u in history] == [
+        ("in_progress", "2026-11-02T16:00:00Z"),
+        ("fixed", "2026-11-02T17:00:00Z"),
+    ]
+    doc = etree.fromstring(client.get(f"{B}/requests/{rid}.xml?extensions=true").data)
+    items = doc.findall("request/extended_attributes/updates/request_update")
+    assert [i.findtext("status") for i in items] == ["in_progress", "fixed"]
+    assert b"secret.person" not in client.get(f"{B}/requests/{rid}.xml?extensions=true").data
+    [plain] = client.get(f"{B}/requests/{rid}.json").get_json()
+    assert "extended_attributes" not in plain
