@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import requests
 from marshmallow import Schema, ValidationError, fields, validate
 
-from adapters.base import TransientError
+from adapters.base import AuthError, PermanentError, TransientError
 
 
 def _http_url(value: str) -> None:
@@ -72,3 +72,23 @@ def snippet(response: requests.Response, limit: int = 200) -> str:
     """The start of a response body for an error message (never the request: it has PII)."""
     text = response.content[:limit].decode("utf-8", "replace")
     return " ".join(text.split())
+
+
+def raise_for_status(response: requests.Response, detail: str) -> None:
+    """Turn an HTTP error status into the adapter error that says what to do next.
+
+    401/403: credentials (no blind retry). 408, 429 and 5xx: try again later; whether the
+    back end may already have acted is unknown, except for 429 and 503, which say it did not
+    (a 500 may well come after the record was stored: Accela does this). Other 4xx: refused
+    for good.
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    if status in (401, 403):
+        raise AuthError(detail)
+    if status in (408, 429) or status >= 500:
+        raise TransientError(
+            detail, retry_after=retry_after(response), outcome_unknown=status not in (429, 503)
+        )
+    raise PermanentError(detail)

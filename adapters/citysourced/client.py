@@ -15,7 +15,7 @@ import requests
 from lxml import etree
 
 from adapters.base import AuthError, PermanentError, TransientError
-from adapters.http import retry_after, snippet, transport
+from adapters.http import raise_for_status, snippet, transport
 from adapters.xml import parse
 
 
@@ -134,16 +134,7 @@ class CitySourcedClient:
             parsed = None
         if parsed is not None and parsed.message:
             classify(parsed.message, request_type)  # also for the 401/400 style of errors
-        if status in (401, 403):
-            raise AuthError(f"{request_type}: HTTP {status}")
-        if status == 429 or status >= 500:
-            raise TransientError(
-                f"{request_type}: HTTP {status}: {snippet(response)}",
-                retry_after=retry_after(response),
-                outcome_unknown=status != 503,
-            )
-        if status >= 400:
-            raise PermanentError(f"{request_type}: HTTP {status}: {snippet(response)}")
+        raise_for_status(response, f"{request_type}: HTTP {status}: {snippet(response)}")
         if parsed is None:
             raise TransientError(
                 f"{request_type}: unreadable answer: {snippet(response)}", outcome_unknown=True

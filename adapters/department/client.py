@@ -12,8 +12,8 @@ from typing import Any
 
 import requests
 
-from adapters.base import AuthError, PermanentError, TransientError
-from adapters.http import retry_after, snippet, transport
+from adapters.base import AuthError, TransientError
+from adapters.http import raise_for_status, snippet, transport
 
 
 class Conflict(Exception):
@@ -96,17 +96,7 @@ class DepartmentClient:
         status = response.status_code
         if status < 400:
             return
-        detail = f"{what}: HTTP {status}: {snippet(response)}"
-        if status in (401, 403):
-            raise AuthError(detail)
-        if status == 429 or status >= 500:
-            # A 500 may come after the department stored the record (Accela does this).
-            raise TransientError(
-                detail, retry_after=retry_after(response), outcome_unknown=status in (500, 502, 504)
-            )
-        if status == 408:
-            raise TransientError(detail, outcome_unknown=True)
-        raise PermanentError(detail)
+        raise_for_status(response, f"{what}: HTTP {status}: {snippet(response)}")
 
     def create(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         """``POST /api/v1/work-requests``; returns the work request.

@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from adapters.base import AuthError, PermanentError, TransientError
-from adapters.http import retry_after, snippet, transport
+from adapters.base import TransientError
+from adapters.http import raise_for_status, snippet, transport
 
 
 def _errors(response: requests.Response) -> str:
@@ -43,16 +43,7 @@ class Open311Client:
                 timeout=self.timeout,
             )
         status = response.status_code
-        if status in (401, 403):
-            raise AuthError(f"POST requests: HTTP {status}: {_errors(response)}")
-        if status == 429 or status >= 500:
-            raise TransientError(
-                f"POST requests: HTTP {status}: {_errors(response)}",
-                retry_after=retry_after(response),
-                outcome_unknown=status != 503,
-            )
-        if status >= 400:
-            raise PermanentError(f"POST requests: HTTP {status}: {_errors(response)}")
+        raise_for_status(response, f"POST requests: HTTP {status}: {_errors(response)}")
         try:
             return json.loads(response.content.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
