@@ -44,6 +44,7 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
         "closed_not_actionable": "no_further_action",
         "cancelled": "cancelled",
     },
+    "open311": {"open": "open", "closed": "closed"},
     "citysourced": {
         "Open": "open",
         "Received": "open",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from marshmallow import RAISE, fields
 
-from adapters.base import Adapter, Delivery, Outbound, TransientError
+from adapters.base import Adapter, Change, Delivery, Outbound, TransientError
 from adapters.http import HttpSettings
 from adapters.open311 import mapping
 from adapters.open311.client import Open311Client
@@ -48,6 +49,19 @@ class Open311Adapter(Adapter):
             return mapping.receipt(document)
         except ValueError as exc:
             raise TransientError(f"POST requests: {exc}", outcome_unknown=True) from None
+
+    def changes_since(self, since: datetime) -> list[Change]:
+        """Requests the other server changed since ``since`` (its change feed, oldest first).
+
+        Only the first page (up to 1,000 changes) of each window is read; following the
+        other server's ``Link: rel=next`` pages is not done yet.
+        """
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        document = self.client.get_requests({"updated_after": stamp, "page_size": "1000"})
+        if not isinstance(document, list):
+            raise TransientError("GET requests: the answer is not a list")
+        changes = [mapping.change(item) for item in document]
+        return [c for c in changes if c is not None]
 
     def close(self) -> None:
         """Close the HTTP session."""

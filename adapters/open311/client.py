@@ -50,3 +50,16 @@ class Open311Client:
             raise TransientError(
                 f"POST requests: unreadable answer: {snippet(response)}", outcome_unknown=True
             ) from None
+
+    def get_requests(self, params: dict[str, str]) -> Any:
+        """``GET requests.json`` with ``params`` (e.g. ``updated_after``)."""
+        with transport("GET requests"):
+            response = self.session.get(
+                f"{self.base}/requests.json", params=params, timeout=self.timeout
+            )
+        status = response.status_code
+        raise_for_status(response, f"GET requests: HTTP {status}: {_errors(response)}")
+        try:
+            return json.loads(response.content.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            raise TransientError(f"GET requests: unreadable answer: {snippet(response)}") from None

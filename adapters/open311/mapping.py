@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import Delivery, Outbound
+from adapters.base import Change, Delivery, Outbound
+from schemas.fields import parse_w3c_datetime
 
 #: Contact fields GeoReport v2 defines for POST; they go to the other server as given.
 CONTACT_FIELDS = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
@@ -55,3 +56,26 @@ def receipt(document: Any) -> Delivery:
     else:
         reference = None
     return Delivery(reference=reference, service_notice=item.get("service_notice") or None)
+
+
+def change(document: Any) -> Change | None:
+    """A change from one request of the other server's feed; ``None`` when it has no id.
+
+    Only ``open`` and ``closed`` are GeoReport statuses; anything else is reported raw.
+    """
+    if not isinstance(document, dict) or not document.get("service_request_id"):
+        return None
+    raw = str(document.get("status") or "")
+    stamp = str(document.get("updated_datetime") or document.get("requested_datetime") or "")
+    try:
+        updated = parse_w3c_datetime(stamp)
+    except ValueError:
+        return None
+    return Change(
+        reference=str(document["service_request_id"]),
+        status=raw.lower() if raw.lower() in ("open", "closed") else None,
+        updated=updated,
+        notes=document.get("status_notes"),
+        raw_status=raw,
+        identity=f"{document['service_request_id']}@{stamp}#{raw}",
+    )

@@ -97,3 +97,23 @@ def test_refusals_are_not_retried(client, forwarded, neighbour, api_key, change,
     post(client, api_key)
     assert dispatch.work_once() == "failed"
     assert expected in jobs()[0].last_error
+
+
+def test_changes_on_the_other_server_come_back_by_sync(client, forwarded, neighbour, api_key):
+    from open311.feed import get_request
+    from open311.status import change_status
+    from open311.sync import sync_all
+
+    receipt = post(client, api_key, description="Across the line")
+    assert dispatch.work_once() == "delivered"
+    [job] = jobs()
+    other, _, _ = neighbour
+    with other.app_context():
+        change_status(get_request(None, job.reference), "closed", "Naperville filled it")
+        db.session.remove()
+    [result] = sync_all(adapter_name="open311")
+    assert result.counts["stored"] == 1
+    [shown] = client.get(f"/open311/v2/requests/{receipt['service_request_id']}.json").get_json()
+    assert (shown["status"], shown["status_notes"]) == ("closed", "Naperville filled it")
+    [again] = sync_all(adapter_name="open311")
+    assert (again.counts["stored"], again.counts["duplicate"]) == (0, 1)
