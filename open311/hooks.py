@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from adapters.base import SettingsError
 from adapters.department import mapping
 from open311.clock import utcnow
 from open311.extensions import db
@@ -72,7 +73,12 @@ def department_hook(dept: str) -> Response:
     backend = db.session.scalar(select(Backend).where(Backend.name == dept))
     secret = None
     if backend is not None and backend.adapter == "department":
-        secret = resolve_env(backend.settings).get("webhook_secret")
+        try:
+            secret = resolve_env(backend.settings).get("webhook_secret")
+        except SettingsError as exc:
+            # The operator's fault, not the sender's: 503 makes the department retry.
+            log.error("webhook for %s: %s", dept, exc)
+            return _answer(503, "Webhooks for this department are not configured here.")
     if backend is None or not secret:
         return _answer(404, "No department takes webhooks under this name.")
     body = request.get_data(cache=False)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from adapters.base import Adapter, AdapterError, Change
+from adapters.base import Adapter, AdapterError, Change, SettingsError
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, ServiceRequest, SyncCursor
@@ -153,7 +153,12 @@ def sync_all(adapter_name: str | None = None) -> list[SyncResult]:
         query = query.where(Backend.adapter == adapter_name)
     results = []
     for backend in db.session.scalars(query).all():
-        adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
+        try:
+            adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
+        except (SettingsError, LookupError) as exc:  # e.g. a secret's variable is unset
+            log.error("sync %s: %s", backend.name, exc)
+            results.append(SyncResult(backend.name, error=str(exc)[:200]))
+            continue
         if can_report_changes(adapter):
             results.append(sync_backend(backend))
     return results

@@ -159,3 +159,19 @@ def test_poll_heals_a_dropped_event_and_agrees_with_webhooks(client, hooked, api
     late = send(client, event(ref, "evt_3", 3, "completed", "Filled"))
     assert late.get_json()["outcome"] == "duplicate"
     assert [(u.version, u.status) for u in updates()] == [(2, "in_progress"), (3, "fixed")]
+
+
+def test_secret_from_the_environment_and_unset_is_503(
+    app, client, fast_retries, department, api_key, monkeypatch
+):
+    monkeypatch.setenv("STREETS_HOOK_SECRET", SECRET)
+    data = copy.deepcopy(TEST_CATALOGUE)
+    backend = department_backend(department.url, webhook_secret={"env": "STREETS_HOOK_SECRET"})
+    data["backends"] = {"streets": backend}
+    data["services"][0]["backend"] = "streets"
+    import_catalogue(copy.deepcopy(data))
+    _, ref = delivered(client, api_key)
+    assert send(client, event(ref, "evt_1", 2, "in_progress")).status_code == 200
+    monkeypatch.delenv("STREETS_HOOK_SECRET")
+    assert send(client, event(ref, "evt_2", 3, "completed")).status_code == 503
+    assert [u.version for u in updates()] == [2]

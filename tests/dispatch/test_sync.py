@@ -208,3 +208,22 @@ def test_procrastinate_runs_the_sync_every_minute(
     )
     db.session.rollback()
     assert "succeeded" in ran
+
+
+def test_a_back_end_whose_secret_is_unset_fails_alone(
+    app, client, fast_retries, department, api_key, monkeypatch
+):
+    monkeypatch.setenv("STREETS_CLIENT_SECRET", "s3cret")
+    data = copy.deepcopy(TEST_CATALOGUE)
+    data["backends"] = {
+        "streets": department_backend(
+            department.url, client_secret={"env": "STREETS_CLIENT_SECRET"}
+        )
+    }
+    data["services"][0]["backend"] = "streets"
+    import_catalogue(copy.deepcopy(data))
+    monkeypatch.delenv("STREETS_CLIENT_SECRET")
+    app.extensions["open311"]["backends"].clear()
+    [result] = sync_all()
+    assert "STREETS_CLIENT_SECRET" in result.error
+    assert updates() == []
