@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
@@ -204,3 +205,23 @@ def test_extensions_carry_the_update_history(client, seed, api_key):
     assert b"secret.person" not in client.get(f"{B}/requests/{rid}.xml?extensions=true").data
     [plain] = client.get(f"{B}/requests/{rid}.json").get_json()
     assert "extended_attributes" not in plain
+
+
+def test_simultaneous_posts_of_one_update_id_store_it_once(app, seed, api_key):
+    rid = seed(T0).service_request_id
+    barrier = threading.Barrier(6)
+    codes = []
+
+    def racer(n):
+        barrier.wait()
+        with app.test_client() as own:
+            response = post_update(own, api_key, rid, "race", "CLOSED", description=f"try {n}")
+            codes.append(response.status_code)
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [200, 400, 400, 400, 400, 400]
+    assert RequestUpdate.query.count() == 1
