@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from open311.models import Jurisdiction, Service, ServiceRequest
 from open311.models.requests import PUBLISHED
+from open311.models.updates import RequestUpdate
 from schemas.fields import format_w3c_datetime
 from schemas.requests import attribute_answers
 
@@ -47,12 +48,22 @@ _DATETIME_POSITIONS = tuple(i for i, name in enumerate(FIELD_NAMES) if name.ends
 #: The request a duplicate points to.
 Parent = aliased(ServiceRequest, name="parent")
 #: Extra columns of ``extensions=true``, after the public ones (see :func:`with_extensions`).
+#: How many changes a request has been through (its ``servicerequestupdates``), counted on
+#: the index of ``request_updates.request_pk``.
+HISTORY_LENGTH = (
+    select(func.count(RequestUpdate.id))
+    .where(RequestUpdate.request_pk == ServiceRequest.id)
+    .correlate(ServiceRequest)
+    .scalar_subquery()
+)
+
 EXTENSION_COLUMNS = (
     ServiceRequest.channel,
     Service.group,
     ServiceRequest.attributes,
     Service.attributes,
     Parent.service_request_id,
+    HISTORY_LENGTH,
 )
 
 
@@ -97,13 +108,14 @@ def to_wire_extended(values: Any, extension: Any) -> dict[str, Any]:
     names the request it duplicates.
     """
     row = to_wire(values)
-    channel, group, answers, definition, parent = extension
+    channel, group, answers, definition, parent, history_length = extension
     row["extended_attributes"] = {
         "channel": channel,
         "group": group,
         "attributes": attribute_answers(answers or {}, definition or []),
         "duplicate": parent is not None,
         "parent_service_request_id": parent,
+        "history_length": history_length,
     }
     return row
 

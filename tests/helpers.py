@@ -36,7 +36,13 @@ REQUEST_FIELDS = (
     "long",
     "media_url",
 )
-NUMERIC = {("request", "lat"), ("request", "long"), ("attribute", "order"), ("error", "code")}
+NUMERIC = {
+    ("request", "lat"),
+    ("request", "long"),
+    ("attribute", "order"),
+    ("error", "code"),
+    ("extended_attributes", "history_length"),
+}
 BOOLEAN = {"metadata", "variable", "required", "duplicate"}
 
 

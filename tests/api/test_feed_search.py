@@ -174,6 +174,7 @@ def test_extensions_add_extended_attributes(client, seed):
         ],
         "duplicate": False,
         "parent_service_request_id": None,
+        "history_length": 0,
     }
 
 

@@ -225,3 +225,20 @@ def test_simultaneous_posts_of_one_update_id_store_it_once(app, seed, api_key):
         thread.join()
     assert sorted(codes) == [200, 400, 400, 400, 400, 400]
     assert RequestUpdate.query.count() == 1
+
+
+def test_extended_attributes_count_the_history(client, seed, api_key):
+    row = seed(T0)
+    other = seed(T0 + timedelta(minutes=5))
+
+    def lengths():
+        listed = client.get(f"{B}/requests.json?extensions=true&start_date=2026-10-01").get_json()
+        return {r["service_request_id"]: r["extended_attributes"]["history_length"] for r in listed}
+
+    assert lengths() == {row.service_request_id: 0, other.service_request_id: 0}
+    assert (
+        post_update(client, api_key, row.service_request_id, status="IN_PROGRESS").status_code
+        == 200
+    )
+    assert post_update(client, api_key, row.service_request_id, update_id="u2").status_code == 200
+    assert lengths() == {row.service_request_id: 2, other.service_request_id: 0}
