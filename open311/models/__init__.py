@@ -5,6 +5,7 @@ from open311.models.catalogue import Jurisdiction, Service
 from open311.models.dispatch import Backend, DispatchJob
 from open311.models.keys import ApiKey
 from open311.models.notifications import Notification, OptOut
+from open311.models.relays import Relay
 from open311.models.requests import ServiceRequest, Token
 from open311.models.updates import RequestUpdate, SyncCursor, WebhookEvent
 
@@ -17,6 +18,7 @@ __all__ = [
     "Jurisdiction",
     "Notification",
     "OptOut",
+    "Relay",
     "RequestUpdate",
     "Service",
     "ServiceRequest",
