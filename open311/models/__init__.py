@@ -7,6 +7,7 @@ from open311.models.keys import ApiKey
 from open311.models.notifications import Notification, OptOut
 from open311.models.relays import Relay
 from open311.models.requests import ServiceRequest, Token
+from open311.models.subscriptions import Subscription, SubscriptionDelivery
 from open311.models.updates import RequestUpdate, SyncCursor, WebhookEvent
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "RequestUpdate",
     "Service",
     "ServiceRequest",
+    "Subscription",
+    "SubscriptionDelivery",
     "SyncCursor",
     "Token",
     "WebhookEvent",
