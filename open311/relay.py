@@ -85,6 +85,26 @@ def queue_for(row: ServiceRequest, change: RequestUpdate) -> list[Relay]:
     return [relay]
 
 
+def is_echo(backend: str, row: ServiceRequest, raw_status: str | None) -> bool:
+    """Whether a change read from ``backend`` is only its copy of what we last relayed to it:
+    the newest change applied to ``row`` was relayed there with that very status."""
+    newest = db.session.scalar(
+        select(RequestUpdate.id)
+        .where(RequestUpdate.request_pk == row.id, RequestUpdate.applied.is_(True))
+        .order_by(RequestUpdate.updated_datetime.desc(), RequestUpdate.id.desc())
+        .limit(1)
+    )
+    if newest is None or raw_status is None:
+        return False
+    sent = select(Relay.id).where(
+        Relay.update_pk == newest,
+        Relay.backend == backend,
+        Relay.state == SENT,
+        Relay.vendor_status == raw_status,
+    )
+    return db.session.scalar(sent) is not None
+
+
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["open311"]["settings"]
     return settings

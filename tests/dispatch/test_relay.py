@@ -74,6 +74,19 @@ def test_update_posted_by_a_client_is_relayed_by_the_worker(
     assert relays()[0].state == SENT
     assert relay.send_due() == 0
     assert len(updates_sent(citysourced)) == 1
+    # The next poll reads the relayed status back from CitySourced: an echo, not a change.
+    [result] = sync_all()
+    assert result.counts["stored"] == 0
+    db.session.expire_all()
+    assert (row.status, row.status_notes) == ("closed", "Filled the hole")
+    assert (
+        len(
+            client.get(f"{B}/requests/{row.service_request_id}.json?extensions=true").get_json()[0][
+                "extended_attributes"
+            ]["updates"]
+        )
+        == 1
+    )
 
 
 def test_change_from_citysourced_itself_is_never_echoed(
