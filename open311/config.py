@@ -51,6 +51,10 @@ class Settings:
     notify_from: str = "myAurora 311 <311@aurora.il.us>"
     notify_max_attempts: int = 8
     notify_backoff: float = 60.0
+    #: ``true`` lets apps' subscription callbacks reach loopback, private and link-local
+    #: addresses (tests, a lab); refused by default, so no app can make the gateway probe
+    #: the city's own network.
+    subscriptions_allow_private: str = "false"
     #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
     #: none by default, so that the page works offline.
     map_tiles: str | None = None
@@ -98,7 +102,11 @@ _FLOAT_FIELDS = {
     "notify_backoff",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_CHOICES = {"endpoint_type": {"production", "test"}, "dispatch": {"inline", "manual"}}
+_CHOICES = {
+    "endpoint_type": {"production", "test"},
+    "dispatch": {"inline", "manual"},
+    "subscriptions_allow_private": {"true", "false"},
+}
 
 
 def _coerce(name: str, raw: Any) -> Any:

@@ -22,6 +22,7 @@ from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, ServiceRequest, SyncCursor
 from open311.registry import backend_adapter
+from open311.relay import is_echo
 from open311.statuses import reverse_table
 from open311.updates import DuplicateUpdate, NewUpdate, record
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Outcomes of one change, counted in :class:`SyncResult`.
 STORED, DUPLICATE, UNKNOWN, UNMATCHED = "stored", "duplicate", "unknown", "unmatched"
+#: A back end's copy of a change we relayed to it (:mod:`open311.relay`): not stored again.
+ECHO = "echo"
 
 
 @dataclass
@@ -84,6 +87,10 @@ def apply_change(backend: Backend, change: Change) -> str:
     if row is None:
         # A record made in the vendor's own app, or one we never sent: not ours to show.
         return UNMATCHED
+    if is_echo(backend.name, row, change.raw_status):
+        # Our own relayed change read back: storing it would overwrite its notes and tell
+        # residents and apps of a change that never happened.
+        return ECHO
     status = extended_status(backend, change)
     try:
         record(

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from open311 import notify
+from open311 import notify, relay, subscriptions
 from open311.clock import utcnow
 from open311.extensions import db
 from open311.models import RequestUpdate, ServiceRequest
@@ -117,6 +117,11 @@ def record(row: ServiceRequest, change: NewUpdate) -> RequestUpdate:
         row.updated_datetime = max(row.updated_datetime, change.updated)
         if (row.status, row.status_notes) != before and notify.wanted(row):
             notify.queue(update)
+        # Not flushed yet: a concurrent duplicate must fail in the flush below, as a 400.
+        with db.session.no_autoflush:
+            relay.queue_for(row, update)
+    with db.session.no_autoflush:
+        subscriptions.queue_for(row, update)
     try:
         db.session.flush()
         update.update_id = str(update.id)

@@ -36,10 +36,12 @@ def sync_pass() -> None:
 
 def send_notifications() -> None:
     """Send residents' due status e-mails; never raises (the next idle moment tries again)."""
-    from open311 import notify
+    from open311 import notify, relay, subscriptions
 
     try:
         notify.send_due()
+        relay.send_due()  # changes made elsewhere, told to CitySourced
+        subscriptions.send_due()  # apps' webhooks
     except Exception:
         log.exception("sending notifications failed")
         db.session.rollback()

@@ -33,6 +33,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 TABLES = (
+    "subscription_deliveries",
+    "subscriptions",
+    "relays",
     "notifications",
     "notification_optouts",
     "request_updates",

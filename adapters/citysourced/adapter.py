@@ -96,6 +96,22 @@ class CitySourcedAdapter(Adapter):
         changes = [mapping.change(report) for report in answer.reports]
         return [c for c in changes if c is not None]
 
+    def update_status(self, reference: str, status: str, notes: str | None) -> None:
+        """Tell CitySourced of a change made elsewhere, with ``UpdateThreeOneOne``.
+
+        ``status`` is a CitySourced ``StatusType``; ``notes`` go in ``StatusNotes`` (an
+        extension, vendors.md §5.1). An answer without an error ``Message`` is success.
+        """
+        self.client.call(
+            "UpdateThreeOneOne",
+            [
+                ("TicketId", reference),
+                ("StatusType", status),
+                ("TicketSla", ""),
+                ("StatusNotes", notes or ""),
+            ],
+        )
+
     def close(self) -> None:
         """Close the HTTP session."""
         self.client.close()

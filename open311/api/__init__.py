@@ -65,6 +65,7 @@ from open311.api import (  # noqa: E402, F401
     limits,
     requests,
     services,
+    subscriptions,
     tokens,
     updates,
 )

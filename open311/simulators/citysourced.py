@@ -23,7 +23,13 @@ from open311.simulators.server import Fault, FaultBoard, pause
 
 CHICAGO = ZoneInfo("America/Chicago")
 REQUIRED = ("RequestType", "RequestTypeId", "Latitude", "Longitude", "Description")
-KINDS = {"createthreeoneone", "getreport", "getreportsbydeviceid", "getreportsbycitystate"}
+KINDS = {
+    "createthreeoneone",
+    "updatethreeoneone",
+    "getreport",
+    "getreportsbydeviceid",
+    "getreportsbycitystate",
+}
 
 
 def _local_now() -> str:
@@ -182,6 +188,31 @@ def create_simulator(keys: tuple[str, ...] = ("sim-aurora-key-01",)) -> Flask:
             answer.set_data(b"\xef\xbb\xbf" + answer.get_data())
         return answer
 
+    def update(doc: dict[str, Any], as_json: bool) -> Response:
+        # The agency-side update (vendors.md §5.1): TicketId is the report id.
+        ticket, status = doc.get("TicketId", ""), doc.get("StatusType", "")
+        with state.lock:
+            report = state.reports.get(ticket)
+            if report is not None and status:
+                report["StatusType"] = status
+                report["TicketSla"] = doc.get("TicketSla", "")
+                report["StatusNotes"] = doc.get("StatusNotes", "")
+                report["DateUpdated"] = _local_now()
+        if report is None or not status:
+            state.note("UpdateThreeOneOne", "refused", report_id=ticket)
+            return error("Update failed - no such ticket or no StatusType", as_json, 400)
+        state.note(
+            "UpdateThreeOneOne",
+            "updated",
+            report_id=ticket,
+            status=status,
+            notes=doc.get("StatusNotes", ""),
+        )
+        return _answer(
+            [("Message", "Report updated OK"), ("ResponseTime", "0.0102 Seconds")],
+            as_json=as_json,
+        )
+
     def search(kind: str, doc: dict[str, Any], as_json: bool, fault: Fault | None) -> Response:
         with state.lock:
             reports = list(state.reports.values())
@@ -223,7 +254,9 @@ def create_simulator(keys: tuple[str, ...] = ("sim-aurora-key-01",)) -> Flask:
             return error("Invalid auth code", as_json, 401)
         if kind not in KINDS or (path_type is not None and path_type.lower() != kind):
             return error(f"Unknown request received: {doc.get('ApiRequestType')}", as_json, 400)
-        operation = "create" if kind == "createthreeoneone" else "lookup"
+        operation = {"createthreeoneone": "create", "updatethreeoneone": "update"}.get(
+            kind, "lookup"
+        )
         fault = state.faults.draw(operation)
         if fault:
             answer = fault_answer(fault, as_json)
@@ -232,6 +265,8 @@ def create_simulator(keys: tuple[str, ...] = ("sim-aurora-key-01",)) -> Flask:
                 return answer
         if kind == "createthreeoneone":
             return create(doc, as_json, fault)
+        if kind == "updatethreeoneone":
+            return update(doc, as_json)
         return search(kind, doc, as_json, fault)
 
     @app.post("/cs/rest/<name>.ashx")

@@ -1,0 +1,190 @@
+"""Telling CitySourced of changes made elsewhere (``UpdateThreeOneOne``).
+
+When a change from any other source (a department's webhook or poll, ``POST
+servicerequestupdates``, the 311 center) moves a request that a CitySourced back end holds,
+a :class:`~open311.models.Relay` is queued in the transaction that records the change, so
+residents using the vendor's app see it too. Workers send due relays outside any web
+request (:func:`send_due`), oldest first and one at a time per request (a later change never
+overtakes an earlier one), retried with the dispatch backoff. A change that came from that
+back end itself is never echoed back to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from adapters.base import AdapterError, PermanentError
+from open311.clock import utcnow
+from open311.config import Settings
+from open311.extensions import db
+from open311.models import Backend, DispatchJob, Relay, RequestUpdate, ServiceRequest
+from open311.models.dispatch import DELIVERED
+from open311.models.relays import FAILED, QUEUED, SENT
+from open311.registry import backend_adapter
+from open311.statuses import UNCHANGED, core_status, forward_table, reverse_table
+
+log = logging.getLogger(__name__)
+
+#: Adapters that can be told of a change made elsewhere.
+RELAY_ADAPTERS = frozenset({"citysourced"})
+#: How long a worker may hold a relay before another may try it.
+LEASE = timedelta(minutes=2)
+
+
+def now() -> datetime:
+    """Now with microseconds: backoff in tests is measured in milliseconds."""
+    return datetime.now(UTC)
+
+
+def vendor_status(backend: Backend, extended: str) -> str | None:
+    """The back end's status for an extended status: its own, else the one for the core
+    status (``fixed`` is ``Closed`` where the vendor has no finer word); ``None`` if none."""
+    forward = forward_table(reverse_table(backend.adapter, backend.statuses))
+    core = core_status(extended)
+    return forward.get(extended) or (forward.get(core) if core else None)
+
+
+def queue_for(row: ServiceRequest, change: RequestUpdate) -> list[Relay]:
+    """Add relays of ``change`` to the back ends holding ``row`` (not committed).
+
+    Only a change that moved the request's status is relayed, and never to the back end it
+    came from.
+    """
+    if change.status is None or change.status == UNCHANGED:
+        return []
+    job = db.session.scalar(select(DispatchJob).where(DispatchJob.request_pk == row.id))
+    # Not yet delivered: the vendor has no ticket to update yet; nothing to relay.
+    if job is None or job.adapter not in RELAY_ADAPTERS or job.state != DELIVERED:
+        return []
+    if job.reference is None or change.source == f"backend:{job.backend}":
+        return []
+    backend = db.session.scalar(select(Backend).where(Backend.name == job.backend))
+    if backend is None:
+        return []
+    status = vendor_status(backend, change.status)
+    if status is None:
+        log.warning("request %s: no %s status for %s", row.id, backend.name, change.status)
+        return []
+    stamp = now()
+    relay = Relay(
+        update=change,
+        request_pk=row.id,
+        backend=backend.name,
+        reference=job.reference,
+        vendor_status=status,
+        state=QUEUED,
+        attempts=0,
+        next_attempt_at=stamp,
+        created_at=stamp,
+    )
+    db.session.add(relay)
+    return [relay]
+
+
+def is_echo(backend: str, row: ServiceRequest, raw_status: str | None) -> bool:
+    """Whether a change read from ``backend`` is only its copy of what we last relayed to it:
+    the newest change applied to ``row`` was relayed there with that very status."""
+    newest = db.session.scalar(
+        select(RequestUpdate.id)
+        .where(RequestUpdate.request_pk == row.id, RequestUpdate.applied.is_(True))
+        .order_by(RequestUpdate.updated_datetime.desc(), RequestUpdate.id.desc())
+        .limit(1)
+    )
+    if newest is None or raw_status is None:
+        return False
+    sent = select(Relay.id).where(
+        Relay.update_pk == newest,
+        Relay.backend == backend,
+        Relay.state == SENT,
+        Relay.vendor_status == raw_status,
+    )
+    return db.session.scalar(sent) is not None
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["open311"]["settings"]
+    return settings
+
+
+def _claim(relay_id: int, at: datetime) -> bool:
+    claimed = db.session.execute(
+        update(Relay)
+        .where(
+            Relay.id == relay_id,
+            Relay.state == QUEUED,
+            Relay.next_attempt_at <= at,
+            or_(Relay.lease_until.is_(None), Relay.lease_until < at),
+        )
+        .values(lease_until=at + LEASE)
+    )
+    db.session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _blocked(relay: Relay) -> bool:
+    """Whether an earlier relay of the same request is still waiting: order per request."""
+    earlier = select(Relay.id).where(
+        Relay.request_pk == relay.request_pk, Relay.state == QUEUED, Relay.id < relay.id
+    )
+    return db.session.scalar(earlier.limit(1)) is not None
+
+
+def send_one(relay_id: int) -> str | None:
+    """Send one due relay if this worker wins it; returns its new state, or ``None``."""
+    if not _claim(relay_id, now()):
+        return None
+    relay = db.session.get(Relay, relay_id)
+    assert relay is not None
+    if _blocked(relay):
+        relay.lease_until = None
+        db.session.commit()
+        return None
+    settings = _settings()
+    relay.attempts += 1
+    try:
+        backend = db.session.scalar(select(Backend).where(Backend.name == relay.backend))
+        if backend is None:
+            raise PermanentError(f"back end {relay.backend!r} is no longer configured")
+        adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
+        adapter.update_status(  # type: ignore[attr-defined]
+            relay.reference, relay.vendor_status, relay.update.description
+        )
+    except AdapterError as exc:
+        relay.last_error = str(exc)[:500]
+        if isinstance(exc, PermanentError) or relay.attempts >= settings.dispatch_max_attempts:
+            relay.state = FAILED
+        else:
+            delay = min(
+                settings.dispatch_backoff * 2 ** (relay.attempts - 1),
+                settings.dispatch_backoff_max,
+            )
+            relay.next_attempt_at = now() + timedelta(seconds=delay)
+        log.warning(
+            "relay %s of request %s to %s not sent (%s), attempt %d",
+            relay.id,
+            relay.request_pk,
+            relay.backend,
+            relay.last_error,
+            relay.attempts,
+        )
+    else:
+        relay.state, relay.sent_at = SENT, utcnow()
+    relay.lease_until = None
+    db.session.commit()
+    return relay.state
+
+
+def send_due(limit: int = 50) -> int:
+    """Send the relays that are due, oldest first; returns how many were sent."""
+    due = db.session.scalars(
+        select(Relay.id)
+        .where(Relay.state == QUEUED, Relay.next_attempt_at <= now())
+        .order_by(Relay.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    return sum(1 for relay_id in due if send_one(relay_id) == SENT)

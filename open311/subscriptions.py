@@ -1,0 +1,235 @@
+"""Apps' subscriptions: signed webhooks about every public change they asked for.
+
+An app key registers a callback for one request, or for a filter (service codes and/or a
+bounding box). A change with a public status queues one delivery per matching subscription
+in the transaction that records it; workers send them outside any web request
+(:func:`send_due`), signed as the departments sign theirs (HMAC-SHA256 over ``timestamp + "."
++ body``, :func:`open311.hooks.signature`), retried with backoff until the receiver answers
+2xx (at least once), one at a time per subscription and request (in order). The body holds
+public fields only. Callbacks that resolve to loopback, private or link-local addresses are
+refused, at registration and again before each send (DNS may change), unless
+``OPEN311_SUBSCRIPTIONS_ALLOW_PRIVATE=true``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from open311.clock import utcnow
+from open311.config import Settings
+from open311.extensions import db
+from open311.models import RequestUpdate, ServiceRequest, Subscription, SubscriptionDelivery
+from open311.models.subscriptions import FAILED, QUEUED, SENT
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+TIMEOUT = (2.0, 5.0)
+
+
+def now() -> datetime:
+    """Now with microseconds: backoff in tests is measured in milliseconds."""
+    return datetime.now(UTC)
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["open311"]["settings"]
+    return settings
+
+
+def callback_problem(url: str) -> str | None:
+    """Why ``url`` may not be a callback, or ``None``: http(s) only, and no host that resolves
+    to a loopback, private, link-local or otherwise non-public address (unless allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return "callback_url must be an http or https URL."
+    if parts.username or parts.password:
+        return "callback_url must not carry credentials."
+    if _settings().subscriptions_allow_private == "true":
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError):
+        return "callback_url's host does not resolve."
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        if not ip.is_global or ip.is_multicast:
+            return "callback_url resolves to a loopback, private or link-local address."
+    return None
+
+
+def matches(subscription: Subscription, row: ServiceRequest) -> bool:
+    """Whether a change to ``row`` concerns ``subscription``."""
+    if subscription.request_pk is not None:
+        return subscription.request_pk == row.id
+    if subscription.service_codes and row.service_code not in subscription.service_codes:
+        return False
+    if subscription.bbox:
+        if row.lat is None or row.long is None:
+            return False
+        west, south, east, north = subscription.bbox
+        return west <= row.long <= east and south <= row.lat <= north
+    return True
+
+
+def queue_for(row: ServiceRequest, change: RequestUpdate) -> int:
+    """Queue deliveries of ``change`` to every matching live subscription (not committed)."""
+    if change.status is None:  # an unmapped vendor status is not public
+        return 0
+    live = db.session.scalars(select(Subscription).where(Subscription.deleted_at.is_(None)))
+    stamp, queued = now(), 0
+    for subscription in live:
+        if matches(subscription, row):
+            db.session.add(
+                SubscriptionDelivery(
+                    subscription=subscription,
+                    update=change,
+                    request_pk=row.id,
+                    state=QUEUED,
+                    attempts=0,
+                    next_attempt_at=stamp,
+                    created_at=stamp,
+                )
+            )
+            queued += 1
+    return queued
+
+
+def payload(delivery: SubscriptionDelivery) -> bytes:
+    """The webhook body: the public update and the request's public state, nothing else."""
+    from schemas.updates import RequestUpdateSchema
+
+    row = delivery.update.request
+    body: dict[str, Any] = {
+        "event_id": str(delivery.id),
+        "subscription_id": str(delivery.subscription_pk),
+        "request_update": RequestUpdateSchema().dump(delivery.update),
+        "service_request": {
+            "service_request_id": row.service_request_id,
+            "service_code": row.service_code,
+            "status": row.status,
+            "status_notes": row.status_notes or "",
+            "updated_datetime": row.updated_datetime.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+    return json.dumps(body, sort_keys=True).encode()
+
+
+def _claim(delivery_id: int, at: datetime) -> bool:
+    claimed = db.session.execute(
+        update(SubscriptionDelivery)
+        .where(
+            SubscriptionDelivery.id == delivery_id,
+            SubscriptionDelivery.state == QUEUED,
+            SubscriptionDelivery.next_attempt_at <= at,
+            or_(SubscriptionDelivery.lease_until.is_(None), SubscriptionDelivery.lease_until < at),
+        )
+        .values(lease_until=at + LEASE)
+    )
+    db.session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _blocked(delivery: SubscriptionDelivery) -> bool:
+    """Whether an earlier delivery to the same subscription about the same request waits."""
+    earlier = select(SubscriptionDelivery.id).where(
+        SubscriptionDelivery.subscription_pk == delivery.subscription_pk,
+        SubscriptionDelivery.request_pk == delivery.request_pk,
+        SubscriptionDelivery.state == QUEUED,
+        SubscriptionDelivery.id < delivery.id,
+    )
+    return db.session.scalar(earlier.limit(1)) is not None
+
+
+def _post(delivery: SubscriptionDelivery) -> str | None:
+    """Send one webhook; the error, or ``None`` when the receiver took it (2xx)."""
+    subscription = delivery.subscription
+    problem = callback_problem(subscription.callback_url)
+    if problem:
+        return problem
+    from open311.hooks import signature  # hooks imports the updates that import us
+
+    body = payload(delivery)
+    stamp = str(int(time.time()))
+    try:
+        response = requests.post(
+            subscription.callback_url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "Webhook-Id": str(delivery.id),
+                "Webhook-Timestamp": stamp,
+                "Webhook-Signature": signature(subscription.secret, stamp, body),
+            },
+            timeout=TIMEOUT,
+            allow_redirects=False,  # a redirect could lead past the address check
+        )
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+def send_one(delivery_id: int) -> str | None:
+    """Send one due delivery if this worker wins it; returns its new state, or ``None``."""
+    if not _claim(delivery_id, now()):
+        return None
+    delivery = db.session.get(SubscriptionDelivery, delivery_id)
+    assert delivery is not None
+    if _blocked(delivery) or delivery.subscription.deleted_at is not None:
+        if delivery.subscription.deleted_at is not None:
+            delivery.state, delivery.last_error = FAILED, "unsubscribed"
+        delivery.lease_until = None
+        db.session.commit()
+        return None
+    settings = _settings()
+    delivery.attempts += 1
+    error = _post(delivery)
+    if error is None:
+        delivery.state, delivery.sent_at = SENT, utcnow()
+    else:
+        delivery.last_error = error[:500]
+        if delivery.attempts >= settings.dispatch_max_attempts:
+            delivery.state = FAILED
+        else:
+            delay = min(
+                settings.dispatch_backoff * 2 ** (delivery.attempts - 1),
+                settings.dispatch_backoff_max,
+            )
+            delivery.next_attempt_at = now() + timedelta(seconds=delay)
+        # The subscription id, never the URL: it may carry an app's token.
+        log.warning(
+            "webhook %s to subscription %s not delivered (%s), attempt %d",
+            delivery.id,
+            delivery.subscription_pk,
+            delivery.last_error,
+            delivery.attempts,
+        )
+    delivery.lease_until = None
+    db.session.commit()
+    return delivery.state
+
+
+def send_due(limit: int = 50) -> int:
+    """Send the deliveries that are due, oldest first; returns how many were delivered."""
+    due = db.session.scalars(
+        select(SubscriptionDelivery.id)
+        .where(SubscriptionDelivery.state == QUEUED, SubscriptionDelivery.next_attempt_at <= now())
+        .order_by(SubscriptionDelivery.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    return sum(1 for delivery_id in due if send_one(delivery_id) == SENT)
