@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
+from open311.models.outbox import TrackedSend
 from open311.models.types import UTCDateTime
 from open311.models.updates import RequestUpdate
 
@@ -16,7 +17,7 @@ from open311.models.updates import RequestUpdate
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 
-class Notification(db.Model):  # type: ignore[name-defined,misc]
+class Notification(TrackedSend, db.Model):  # type: ignore[name-defined,misc]
     """One message about one update, created in the update's transaction, sent by a worker.
 
     ``token`` names it in the unsubscribe link. ``lease_until`` marks a send in progress, so
@@ -28,13 +29,6 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     update_pk: Mapped[int] = mapped_column(ForeignKey("request_updates.id"), unique=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
-    state: Mapped[str] = mapped_column(String(20), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     update: Mapped[RequestUpdate] = relationship()
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
-from open311.models.types import UTCDateTime
+from open311.models.outbox import TrackedSend
 from open311.models.updates import RequestUpdate
 
 #: Relay states: ``queued`` waits (or waits again after a failure), ``sent`` is done,
@@ -16,7 +14,7 @@ from open311.models.updates import RequestUpdate
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 
-class Relay(db.Model):  # type: ignore[name-defined,misc]
+class Relay(TrackedSend, db.Model):  # type: ignore[name-defined,misc]
     """One update to send to one back end (``UpdateThreeOneOne`` for CitySourced).
 
     Created in the transaction that records the update, sent by a worker; ``lease_until``
@@ -32,12 +30,5 @@ class Relay(db.Model):  # type: ignore[name-defined,misc]
     backend: Mapped[str] = mapped_column(String(100))
     reference: Mapped[str] = mapped_column(String(200))
     vendor_status: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(20), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     update: Mapped[RequestUpdate] = relationship()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
 from open311.models.catalogue import JSONType
+from open311.models.outbox import TrackedSend
 from open311.models.types import UTCDateTime
 from open311.models.updates import RequestUpdate
 
@@ -50,7 +51,7 @@ class Subscription(db.Model):  # type: ignore[name-defined,misc]
     request = relationship("ServiceRequest")
 
 
-class SubscriptionDelivery(db.Model):  # type: ignore[name-defined,misc]
+class SubscriptionDelivery(TrackedSend, db.Model):  # type: ignore[name-defined,misc]
     """One webhook about one update to one subscription, queued with the update."""
 
     __tablename__ = "subscription_deliveries"
@@ -62,13 +63,6 @@ class SubscriptionDelivery(db.Model):  # type: ignore[name-defined,misc]
     subscription_pk: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
     update_pk: Mapped[int] = mapped_column(ForeignKey("request_updates.id"))
     request_pk: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
-    state: Mapped[str] = mapped_column(String(20), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     subscription: Mapped[Subscription] = relationship()
     update: Mapped[RequestUpdate] = relationship()
