@@ -19,7 +19,7 @@ from flask import Flask, Response, jsonify, request
 from lxml import etree
 
 from adapters.xml import parse
-from open311.simulators.server import Fault, FaultBoard, pause
+from open311.simulators.server import Fault, FaultBoard, add_control_plane, pause
 
 CHICAGO = ZoneInfo("America/Chicago")
 REQUIRED = ("RequestType", "RequestTypeId", "Latitude", "Longitude", "Description")
@@ -306,19 +306,5 @@ def create_simulator(keys: tuple[str, ...] = ("sim-aurora-key-01",)) -> Flask:
             report["DateUpdated"] = raw.get("at") or _local_now()
         return jsonify(report)
 
-    @app.get("/_sim/requests")
-    def log() -> Response:
-        with state.lock:
-            return jsonify(list(state.log))
-
-    @app.get("/_sim/records")
-    def records() -> Response:
-        with state.lock:
-            return jsonify(list(state.reports.values()))
-
-    @app.post("/_sim/reset")
-    def reset() -> Response:
-        state.reset()
-        return jsonify(reset=True)
-
+    add_control_plane(app, state, lambda: list(state.reports.values()))
     return app

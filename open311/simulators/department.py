@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from open311.simulators.server import Fault, FaultBoard, pause
+from open311.simulators.server import Fault, FaultBoard, add_control_plane, pause
 
 PROBLEM = "application/problem+json"
 STATUSES = ("received", "triaged", "assigned", "in_progress", "on_hold", "completed")
@@ -246,19 +246,7 @@ def create_simulator(client_id: str = "gateway", client_secret: str = "s3cret") 
         state.faults.set(loaded, raw.get("seed"))
         return jsonify(active=len(loaded))
 
-    @app.get("/_sim/requests")
-    def log() -> Response:
-        with state.lock:
-            return jsonify(list(state.log))
-
-    @app.get("/_sim/records")
-    def records() -> Response:
-        with state.lock:
-            return jsonify([r["public"] | {"key": r["key"]} for r in state.records.values()])
-
-    @app.post("/_sim/reset")
-    def reset() -> Response:
-        state.reset()
-        return jsonify(reset=True)
-
+    add_control_plane(
+        app, state, lambda: [r["public"] | {"key": r["key"]} for r in state.records.values()]
+    )
     return app

@@ -6,10 +6,11 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify
 from werkzeug.serving import BaseWSGIServer, make_server
 
 #: Fault modes understood by every simulator (docs/vendors.md §6).
@@ -102,3 +103,27 @@ class Running:
         """Stop serving and close the socket (later calls are refused)."""
         self.server.shutdown()
         self.server.server_close()
+
+
+def add_control_plane(app: Flask, state: Any, records: Callable[[], list[Any]]) -> None:
+    """Register the control endpoints every simulator shares.
+
+    ``GET /_sim/requests`` is the log of calls received, ``GET /_sim/records`` what the back
+    end holds now (``records`` is called under ``state.lock``), and ``POST /_sim/reset``
+    forgets everything. Tests check delivery against these, not against the gateway.
+    """
+
+    @app.get("/_sim/requests")
+    def log() -> Response:
+        with state.lock:
+            return jsonify(list(state.log))
+
+    @app.get("/_sim/records")
+    def held() -> Response:
+        with state.lock:
+            return jsonify(records())
+
+    @app.post("/_sim/reset")
+    def reset() -> Response:
+        state.reset()
+        return jsonify(reset=True)
