@@ -15,10 +15,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from adapters.base import AdapterError, PermanentError
-from open311.clock import utcnow
+from open311 import outbox
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, Relay, RequestUpdate, ServiceRequest
@@ -110,41 +110,34 @@ def _settings() -> Settings:
     return settings
 
 
-def _claim(relay_id: int, at: datetime) -> bool:
-    claimed = db.session.execute(
-        update(Relay)
-        .where(
-            Relay.id == relay_id,
-            Relay.state == QUEUED,
-            Relay.next_attempt_at <= at,
-            or_(Relay.lease_until.is_(None), Relay.lease_until < at),
-        )
-        .values(lease_until=at + LEASE)
+def _retries(settings: Settings) -> outbox.Retries:
+    return outbox.Retries(
+        settings.dispatch_max_attempts, settings.dispatch_backoff, settings.dispatch_backoff_max
     )
-    db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _blocked(relay: Relay) -> bool:
-    """Whether an earlier relay of the same request is still waiting: order per request."""
-    earlier = select(Relay.id).where(
-        Relay.request_pk == relay.request_pk, Relay.state == QUEUED, Relay.id < relay.id
+#: One relay at a time per request, oldest first: a later change never overtakes.
+OUTBOX = outbox.Outbox(
+    name="relay",
+    model=Relay,
+    retries=_retries,
+    lease=lambda settings: LEASE.total_seconds(),
+    order=outbox.InOrder(("request_pk",)),
+    pending=(QUEUED,),
+    retrying=QUEUED,
+    sent=SENT,
+    failed=FAILED,
+)
+
+
+def _label(relay: Relay) -> str:
+    return (
+        f"relay {relay.id} of request {relay.request_pk} to {relay.backend}"
+        f" (attempt {relay.attempts})"
     )
-    return db.session.scalar(earlier.limit(1)) is not None
 
 
-def send_one(relay_id: int) -> str | None:
-    """Send one due relay if this worker wins it; returns its new state, or ``None``."""
-    if not _claim(relay_id, now()):
-        return None
-    relay = db.session.get(Relay, relay_id)
-    assert relay is not None
-    if _blocked(relay):
-        relay.lease_until = None
-        db.session.commit()
-        return None
-    settings = _settings()
-    relay.attempts += 1
+def _send(relay: Relay, settings: Settings) -> outbox.Sent | outbox.Failed:
     try:
         backend = db.session.scalar(select(Backend).where(Backend.name == relay.backend))
         if backend is None:
@@ -154,37 +147,16 @@ def send_one(relay_id: int) -> str | None:
             relay.reference, relay.vendor_status, relay.update.description
         )
     except AdapterError as exc:
-        relay.last_error = str(exc)[:500]
-        if isinstance(exc, PermanentError) or relay.attempts >= settings.dispatch_max_attempts:
-            relay.state = FAILED
-        else:
-            delay = min(
-                settings.dispatch_backoff * 2 ** (relay.attempts - 1),
-                settings.dispatch_backoff_max,
-            )
-            relay.next_attempt_at = now() + timedelta(seconds=delay)
-        log.warning(
-            "relay %s of request %s to %s not sent (%s), attempt %d",
-            relay.id,
-            relay.request_pk,
-            relay.backend,
-            relay.last_error,
-            relay.attempts,
-        )
-    else:
-        relay.state, relay.sent_at = SENT, utcnow()
-    relay.lease_until = None
-    db.session.commit()
-    return relay.state
+        return outbox.Failed(str(exc), retryable=not isinstance(exc, PermanentError))
+    return outbox.Sent()
+
+
+def send_one(relay_id: int) -> str | None:
+    """Send one due relay if this worker wins it; returns its new state, or ``None``."""
+    won = outbox.claim(OUTBOX, relay_id)
+    return outbox.run(OUTBOX, won, _send, _label) if won else None
 
 
 def send_due(limit: int = 50) -> int:
     """Send the relays that are due, oldest first; returns how many were sent."""
-    due = db.session.scalars(
-        select(Relay.id)
-        .where(Relay.state == QUEUED, Relay.next_attempt_at <= now())
-        .order_by(Relay.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    return sum(1 for relay_id in due if send_one(relay_id) == SENT)
+    return outbox.send_due(OUTBOX, _send, _label, limit)

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
-from open311.clock import utcnow
+from open311 import outbox
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import RequestUpdate, ServiceRequest, Subscription, SubscriptionDelivery
@@ -127,30 +127,39 @@ def payload(delivery: SubscriptionDelivery) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
 
-def _claim(delivery_id: int, at: datetime) -> bool:
-    claimed = db.session.execute(
-        update(SubscriptionDelivery)
-        .where(
-            SubscriptionDelivery.id == delivery_id,
-            SubscriptionDelivery.state == QUEUED,
-            SubscriptionDelivery.next_attempt_at <= at,
-            or_(SubscriptionDelivery.lease_until.is_(None), SubscriptionDelivery.lease_until < at),
-        )
-        .values(lease_until=at + LEASE)
+def _retries(settings: Settings) -> outbox.Retries:
+    return outbox.Retries(
+        settings.dispatch_max_attempts, settings.dispatch_backoff, settings.dispatch_backoff_max
     )
-    db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _blocked(delivery: SubscriptionDelivery) -> bool:
-    """Whether an earlier delivery to the same subscription about the same request waits."""
-    earlier = select(SubscriptionDelivery.id).where(
-        SubscriptionDelivery.subscription_pk == delivery.subscription_pk,
-        SubscriptionDelivery.request_pk == delivery.request_pk,
-        SubscriptionDelivery.state == QUEUED,
-        SubscriptionDelivery.id < delivery.id,
+#: One webhook at a time per subscription and request, oldest first.
+OUTBOX = outbox.Outbox(
+    name="webhook",
+    model=SubscriptionDelivery,
+    retries=_retries,
+    lease=lambda settings: LEASE.total_seconds(),
+    order=outbox.InOrder(("subscription_pk", "request_pk")),
+    pending=(QUEUED,),
+    retrying=QUEUED,
+    sent=SENT,
+    failed=FAILED,
+)
+
+
+def _label(delivery: SubscriptionDelivery) -> str:
+    # The subscription id, never the URL: it may carry an app's token.
+    return (
+        f"webhook {delivery.id} to subscription {delivery.subscription_pk}"
+        f" (attempt {delivery.attempts})"
     )
-    return db.session.scalar(earlier.limit(1)) is not None
+
+
+def _send(delivery: SubscriptionDelivery, settings: Settings) -> outbox.Sent | outbox.Failed:
+    if delivery.subscription.deleted_at is not None:
+        return outbox.Failed("unsubscribed", retryable=False)
+    error = _post(delivery)
+    return outbox.Sent() if error is None else outbox.Failed(error)
 
 
 def _post(delivery: SubscriptionDelivery) -> str | None:
@@ -185,51 +194,10 @@ def _post(delivery: SubscriptionDelivery) -> str | None:
 
 def send_one(delivery_id: int) -> str | None:
     """Send one due delivery if this worker wins it; returns its new state, or ``None``."""
-    if not _claim(delivery_id, now()):
-        return None
-    delivery = db.session.get(SubscriptionDelivery, delivery_id)
-    assert delivery is not None
-    if _blocked(delivery) or delivery.subscription.deleted_at is not None:
-        if delivery.subscription.deleted_at is not None:
-            delivery.state, delivery.last_error = FAILED, "unsubscribed"
-        delivery.lease_until = None
-        db.session.commit()
-        return None
-    settings = _settings()
-    delivery.attempts += 1
-    error = _post(delivery)
-    if error is None:
-        delivery.state, delivery.sent_at = SENT, utcnow()
-    else:
-        delivery.last_error = error[:500]
-        if delivery.attempts >= settings.dispatch_max_attempts:
-            delivery.state = FAILED
-        else:
-            delay = min(
-                settings.dispatch_backoff * 2 ** (delivery.attempts - 1),
-                settings.dispatch_backoff_max,
-            )
-            delivery.next_attempt_at = now() + timedelta(seconds=delay)
-        # The subscription id, never the URL: it may carry an app's token.
-        log.warning(
-            "webhook %s to subscription %s not delivered (%s), attempt %d",
-            delivery.id,
-            delivery.subscription_pk,
-            delivery.last_error,
-            delivery.attempts,
-        )
-    delivery.lease_until = None
-    db.session.commit()
-    return delivery.state
+    won = outbox.claim(OUTBOX, delivery_id)
+    return outbox.run(OUTBOX, won, _send, _label) if won else None
 
 
 def send_due(limit: int = 50) -> int:
     """Send the deliveries that are due, oldest first; returns how many were delivered."""
-    due = db.session.scalars(
-        select(SubscriptionDelivery.id)
-        .where(SubscriptionDelivery.state == QUEUED, SubscriptionDelivery.next_attempt_at <= now())
-        .order_by(SubscriptionDelivery.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    return sum(1 for delivery_id in due if send_one(delivery_id) == SENT)
+    return outbox.send_due(OUTBOX, _send, _label, limit)
