@@ -103,17 +103,10 @@ def adapter_for(job: DispatchJob) -> Adapter:
     return backend_adapter(backend.name, backend.adapter, backend.settings)
 
 
-def _retries(settings: Settings) -> outbox.Retries:
-    return outbox.Retries(
-        settings.dispatch_max_attempts, settings.dispatch_backoff, settings.dispatch_backoff_max
-    )
-
-
 #: Jobs in order of arrival per back end; see the module's docstring.
 OUTBOX = outbox.Outbox(
     name="dispatch job",
     model=DispatchJob,
-    retries=_retries,
     lease=lambda settings: settings.dispatch_lease,
     order=outbox.InOrder(("backend",), strict=False),
     pending=PENDING,
@@ -127,7 +120,7 @@ OUTBOX = outbox.Outbox(
 def backoff(attempts: int, settings: Settings, retry_after: float | None = None) -> float:
     """Seconds to wait after ``attempts`` failed attempts (:func:`open311.outbox.backoff`
     with ``OPEN311_DISPATCH_BACKOFF`` and ``OPEN311_DISPATCH_BACKOFF_MAX``)."""
-    return outbox.backoff(attempts, _retries(settings), retry_after)
+    return outbox.backoff(attempts, outbox.dispatch_retries(settings), retry_after)
 
 
 def claim(job_id: int | None = None) -> Claim | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -25,12 +25,10 @@ from open311.clock import utcnow
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Notification, OptOut, RequestUpdate, ServiceRequest
-from open311.models.notifications import FAILED, QUEUED, SENT
+from open311.models.notifications import FAILED, QUEUED
 
 log = logging.getLogger(__name__)
 
-#: How long a worker may hold a message before another may try it.
-LEASE = timedelta(minutes=2)
 SMTP_TIMEOUT = 10.0
 
 
@@ -115,11 +113,6 @@ OUTBOX = outbox.Outbox(
     name="notification",
     model=Notification,
     retries=_retries,
-    lease=lambda settings: LEASE.total_seconds(),
-    pending=(QUEUED,),
-    retrying=QUEUED,
-    sent=SENT,
-    failed=FAILED,
 )
 
 

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 ERROR_LIMIT = 500
 #: The longest ``Retry-After`` honoured, in seconds.
 RETRY_AFTER_LIMIT = 86400.0
+#: How long a worker holds a message unless its outbox says otherwise.
+LEASE = timedelta(minutes=2)
 #: Doublings beyond this are far above any maximum; the cut keeps the arithmetic finite.
 MAX_DOUBLINGS = 60
 
@@ -64,6 +66,19 @@ class Retries:
     backoff_max: float | None = None
 
 
+def dispatch_retries(settings: Settings) -> Retries:
+    """``OPEN311_DISPATCH_MAX_ATTEMPTS``, ``_BACKOFF`` and ``_BACKOFF_MAX``: the back ends'
+    patience, also used for what is relayed to them and for apps' webhooks."""
+    return Retries(
+        settings.dispatch_max_attempts, settings.dispatch_backoff, settings.dispatch_backoff_max
+    )
+
+
+def default_lease(settings: Settings) -> float:
+    """:data:`LEASE`, in seconds: ample for one e-mail, relay or webhook."""
+    return LEASE.total_seconds()
+
+
 @dataclass(frozen=True)
 class InOrder:
     """Rows that share the ``group`` columns are sent oldest first.
@@ -80,14 +95,18 @@ class InOrder:
 
 @dataclass(frozen=True)
 class Outbox:
-    """What one kind of outgoing row is: its model and states, order, lease and retries."""
+    """What one kind of outgoing row is: its model and states, order, lease and retries.
+
+    The default states and columns are those of
+    :class:`~open311.models.outbox.TrackedSend`.
+    """
 
     #: Used in logs and errors, e.g. ``"dispatch job"``.
     name: str
     model: type[Any]
-    retries: Callable[[Settings], Retries]
+    retries: Callable[[Settings], Retries] = dispatch_retries
     #: Seconds a worker holds a claimed row before another may take it.
-    lease: Callable[[Settings], float]
+    lease: Callable[[Settings], float] = default_lease
     order: InOrder | None = None
     pending: tuple[str, ...] = ("queued",)
     #: The state a row is left in after a refusal that will be tried again.

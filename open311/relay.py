@@ -12,7 +12,7 @@ back end itself is never echoed back to it.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, Relay, RequestUpdate, ServiceRequest
 from open311.models.dispatch import DELIVERED
-from open311.models.relays import FAILED, QUEUED, SENT
+from open311.models.relays import QUEUED, SENT
 from open311.registry import backend_adapter
 from open311.statuses import UNCHANGED, core_status, forward_table, reverse_table
 
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 #: Adapters that can be told of a change made elsewhere.
 RELAY_ADAPTERS = frozenset({"citysourced"})
-#: How long a worker may hold a relay before another may try it.
-LEASE = timedelta(minutes=2)
 
 
 def now() -> datetime:
@@ -110,23 +108,11 @@ def _settings() -> Settings:
     return settings
 
 
-def _retries(settings: Settings) -> outbox.Retries:
-    return outbox.Retries(
-        settings.dispatch_max_attempts, settings.dispatch_backoff, settings.dispatch_backoff_max
-    )
-
-
 #: One relay at a time per request, oldest first: a later change never overtakes.
 OUTBOX = outbox.Outbox(
     name="relay",
     model=Relay,
-    retries=_retries,
-    lease=lambda settings: LEASE.total_seconds(),
     order=outbox.InOrder(("request_pk",)),
-    pending=(QUEUED,),
-    retrying=QUEUED,
-    sent=SENT,
-    failed=FAILED,
 )
 
 

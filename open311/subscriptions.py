@@ -18,7 +18,7 @@ import json
 import logging
 import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,11 +30,10 @@ from open311 import outbox
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import RequestUpdate, ServiceRequest, Subscription, SubscriptionDelivery
-from open311.models.subscriptions import FAILED, QUEUED, SENT
+from open311.models.subscriptions import QUEUED
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
 TIMEOUT = (2.0, 5.0)
 
 
@@ -127,23 +126,11 @@ def payload(delivery: SubscriptionDelivery) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
 
-def _retries(settings: Settings) -> outbox.Retries:
-    return outbox.Retries(
-        settings.dispatch_max_attempts, settings.dispatch_backoff, settings.dispatch_backoff_max
-    )
-
-
 #: One webhook at a time per subscription and request, oldest first.
 OUTBOX = outbox.Outbox(
     name="webhook",
     model=SubscriptionDelivery,
-    retries=_retries,
-    lease=lambda settings: LEASE.total_seconds(),
     order=outbox.InOrder(("subscription_pk", "request_pk")),
-    pending=(QUEUED,),
-    retrying=QUEUED,
-    sent=SENT,
-    failed=FAILED,
 )
 
 

@@ -6,6 +6,7 @@ Rows are real relays on both databases; only the send function is a stub (the ed
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -115,20 +116,18 @@ def test_expired_lease_is_claimed_again_and_the_late_outcome_is_ignored(app, mak
 @pytest.mark.postgres_only
 def test_racing_claims_on_postgresql_take_distinct_rows(app, make):
     ids = make(8, requests=8)
-    barrier = threading.Barrier(12)
-    won: list[outbox.Claim | None] = []
+    start = threading.Barrier(12)
 
-    def race():
+    def contender(_: int) -> outbox.Claim | None:
         with app.app_context():
-            barrier.wait()
-            won.append(outbox.claim(box()))
-            db.session.remove()
+            start.wait()
+            try:
+                return outbox.claim(box())
+            finally:
+                db.session.remove()
 
-    threads = [threading.Thread(target=race) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        won = list(pool.map(contender, range(12)))
     winners = sorted(c.row_id for c in won if c is not None)
     assert winners == ids  # every row taken, none twice
     assert {get(i).attempts for i in ids} == {1}
