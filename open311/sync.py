@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from adapters.base import Adapter, AdapterError, Change, SettingsError
+from adapters.base import Adapter, AdapterError, Change, PartialChanges, SettingsError
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, ServiceRequest, SyncCursor
@@ -103,6 +103,8 @@ def apply_change(backend: Backend, change: Change) -> str:
                 description=change.notes,
                 raw_status=change.raw_status,
                 version=change.version,
+                agency_responsible=change.agency,
+                expected_datetime=change.expected,
             ),
         )
     except DuplicateUpdate:
@@ -135,7 +137,8 @@ def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncRe
     started = started or datetime.now(UTC)
     result = SyncResult(backend.name)
     adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
-    since = _since(backend.name, timedelta(seconds=settings.sync_overlap), started)
+    overlap = timedelta(seconds=settings.sync_overlap)
+    since = _since(backend.name, overlap, started)
     try:
         changes = adapter.changes_since(since)
     except AdapterError as exc:
@@ -149,7 +152,13 @@ def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncRe
         log.warning(
             "sync %s: %d change(s) with unknown statuses", backend.name, result.counts[UNKNOWN]
         )
-    _advance(backend.name, started)
+    if isinstance(changes, PartialChanges):
+        # Read completely only up to its last change: the next pass starts right there (the
+        # cursor is kept one overlap later, as _since takes one off). Starting an overlap
+        # earlier would read a backlog longer than the adapter's cap again and again.
+        _advance(backend.name, changes.until + overlap)
+    else:
+        _advance(backend.name, started)
     return result
 
 
