@@ -199,3 +199,34 @@ def test_delete_stops_webhooks_and_only_the_owner_may(client, seed, api_key, rec
     change(row, "fixed", "Done", 1, "a")
     assert subscriptions.send_due() == 0
     assert receiver.received == []
+
+
+def test_candidates_are_chosen_in_the_database(client, seed, api_key, receiver):
+    """Only the matching subscriptions are loaded: the filter runs in SQL on both databases."""
+    inside = seed(T0, "S0", lat=41.76, long=-88.32)
+    corner = seed(T0, "S1", lat=41.7, long=-88.4)  # on the box's south-west corner
+    nowhere = seed(T0, "S0")  # no point: matches no box
+    made = {}
+    for name, fields in {
+        "one": {"service_request_id": inside.service_request_id},
+        "codes": {"service_code": "S0,S1"},
+        "s1": {"service_code": "S1"},
+        "box": {"bbox": "-88.4,41.7,-88.2,41.8"},
+        "s0_box": {"service_code": "S0", "bbox": "-88.4,41.7,-88.2,41.8"},
+        "far_box": {"bbox": "-90,40,-89.5,40.5"},
+        "gone": {"service_code": "S0"},
+    }.items():
+        response = subscribe(client, api_key, callback_url=receiver.url, **fields)
+        assert response.status_code == 200, response.data
+        made[response.get_json()[0]["subscription_id"]] = name
+    gone = next(k for k, v in made.items() if v == "gone")
+    assert client.delete(f"{B}/subscriptions/{gone}.json?api_key={api_key}").status_code == 200
+
+    def chosen(row):
+        return sorted(made[str(s.id)] for s in db.session.scalars(subscriptions.candidates(row)))
+
+    assert chosen(inside) == ["box", "codes", "one", "s0_box"]
+    assert chosen(corner) == ["box", "codes", "s1"]
+    assert chosen(nowhere) == ["codes"]
+    change(corner, "fixed", "Done", 1, "c")
+    assert sorted(made[str(d.subscription_pk)] for d in deliveries()) == ["box", "codes", "s1"]
