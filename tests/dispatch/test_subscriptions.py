@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,6 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.refuse = 0
+        self.hang = 0.0  # seconds the next accepted webhook waits before its answer
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,9 @@ class Receiver:
                     self.send_response(500)
                 else:
                     owner.received.append((dict(self.headers), body))
+                    if owner.hang:
+                        delay, owner.hang = owner.hang, 0.0
+                        time.sleep(delay)  # taken, but the answer comes too late
                     self.send_response(204)
                 self.end_headers()
 
@@ -230,3 +235,23 @@ def test_candidates_are_chosen_in_the_database(client, seed, api_key, receiver):
     assert chosen(nowhere) == ["codes"]
     change(corner, "fixed", "Done", 1, "c")
     assert sorted(made[str(d.subscription_pk)] for d in deliveries()) == ["box", "codes", "s1"]
+
+
+def test_a_webhook_whose_answer_is_lost_comes_again_with_the_same_ids(
+    client, seed, api_key, receiver, monkeypatch
+):
+    """At least once: the receiver took it but the answer never came; the copy carries the
+    same Webhook-Id and event_id, so the receiver can drop it."""
+    monkeypatch.setattr(subscriptions, "TIMEOUT", (2.0, 0.3))
+    row = seed(T0)
+    subscribe(client, api_key, callback_url=receiver.url, service_request_id=row.service_request_id)
+    change(row, "fixed", "Done", 1, "a")
+    receiver.hang = 1.0
+    assert subscriptions.send_due() == 0
+    for _ in range(100_000):  # backoff is milliseconds here: a safety limit only
+        if subscriptions.send_due():
+            break
+    [(first, one), (second, two)] = receiver.received
+    assert first["Webhook-Id"] == second["Webhook-Id"]
+    assert json.loads(one)["event_id"] == json.loads(two)["event_id"] == first["Webhook-Id"]
+    assert [d.state for d in deliveries()] == [SENT]
