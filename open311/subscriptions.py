@@ -73,11 +73,11 @@ def callback_problem(url: str) -> str | None:
 
 
 def _unset(column: Any) -> Any:
-    """SQL: ``column`` holds no filter (SQL NULL, or the JSON ``null`` an ORM ``None`` is
-    written as); ``json_type``/``jsonb_typeof`` read both alike."""
+    """SQL: ``column`` holds no filter: SQL NULL, the JSON ``null`` an ORM ``None`` is
+    written as (``json_type``/``jsonb_typeof`` read both alike), or an empty list."""
     postgres = db.engine.dialect.name == "postgresql"
     kind = sa.func.jsonb_typeof(column) if postgres else sa.func.json_type(column)
-    return sa.func.coalesce(kind, "null") == "null"
+    return sa.or_(sa.func.coalesce(kind, "null") == "null", sa.cast(column, sa.Text) == "[]")
 
 
 def _lists_code(code: str) -> Any:
