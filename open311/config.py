@@ -42,6 +42,7 @@ class Settings:
     dispatch_poll: float = 1.0
     #: Seconds between polls of each back end for changes, and how far each poll reaches
     #: back before the previous one started (clock skew, records invisible for a while).
+    #: On PostgreSQL the interval is at least 60 and taken in whole minutes (open311.sync).
     sync_interval: float = 60.0
     sync_overlap: float = 600.0
     #: Residents' status e-mails: the SMTP relay (none: no messages are queued), the sender,
@@ -182,4 +183,24 @@ def load_settings(
         if name not in known:
             raise ConfigError(f"unknown setting {name!r}")
         settings = replace(settings, **{name: _coerce(name, raw)})
+    _check_sync_interval(settings)
     return settings
+
+
+#: On PostgreSQL the status sync is procrastinate's periodic task, deferred once a minute.
+PERIODIC_SYNC_SECONDS = 60.0
+
+
+def _check_sync_interval(settings: Settings) -> None:
+    # Refused rather than quietly stretched: procrastinate's cron cannot run the sync more
+    # often than once a minute, and a sync in every worker's own loop would poll the back
+    # ends once per worker instead of once per period.
+    if (
+        settings.database_url.startswith("postgresql")
+        and settings.sync_interval < PERIODIC_SYNC_SECONDS
+    ):
+        raise ConfigError(
+            f"OPEN311_SYNC_INTERVAL must be at least {PERIODIC_SYNC_SECONDS:.0f} seconds on "
+            f"PostgreSQL, got {settings.sync_interval:g}: the status sync runs there as a "
+            "procrastinate periodic task, at most once a minute"
+        )

@@ -5,17 +5,20 @@ applies a change the reporter can see, a new public status or new public notes, 
 when the reporter gave an e-mail address and has not unsubscribed. Workers send due messages
 outside any web request (:func:`send_due`), claiming each with a lease so that two workers
 never send the same one; a refusal is retried with backoff; a message the server accepted is
-never sent again. Addresses never appear in the log.
+never sent again. Addresses never appear in the log. Delivery is at least once (an SMTP
+answer can be lost after the server took the message); every attempt carries the same
+``Message-ID``, so a copy can be recognised and dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -65,6 +68,19 @@ def queue(update_row: RequestUpdate) -> Notification:
     return notification
 
 
+def message_id(notification: Notification, settings: Settings) -> str:
+    """The ``Message-ID`` of ``notification``, the same on every attempt to send it.
+
+    Sending is at least once: a server that took the message but whose answer was lost gets
+    it again, and the same id lets mail systems (and the resident's client) drop the copy.
+    It is made of the notification's id and a digest of its token (the token itself is the
+    unsubscribe secret), at the sender's domain.
+    """
+    domain = parseaddr(settings.notify_from)[1].rpartition("@")[2] or "open311.local"
+    digest = hashlib.sha256(notification.token.encode()).hexdigest()[:16]
+    return f"<status-{notification.id}.{digest}@{domain}>"
+
+
 def message(notification: Notification, settings: Settings) -> EmailMessage:
     """The e-mail for ``notification``: the new status and notes, and the unsubscribe link."""
     change = notification.update
@@ -76,8 +92,7 @@ def message(notification: Notification, settings: Settings) -> EmailMessage:
     mail["From"] = settings.notify_from
     mail["To"] = row.email
     mail["Subject"] = f"Your 311 request {row.service_request_id}: {status}"
-    # One Message-ID per notification: a mail system that sees the message twice can tell.
-    mail["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain="open311.local")
+    mail["Message-ID"] = message_id(notification, settings)
     mail["List-Unsubscribe"] = f"<{unsubscribe}>"
     lines = [
         f"Your request {row.service_request_id} ({row.service_name}) is now: {status}.",

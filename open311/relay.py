@@ -6,7 +6,8 @@ a :class:`~open311.models.Relay` is queued in the transaction that records the c
 residents using the vendor's app see it too. Workers send due relays outside any web
 request (:func:`send_due`), oldest first and one at a time per request (a later change never
 overtakes an earlier one), retried with the dispatch backoff. A change that came from that
-back end itself is never echoed back to it.
+back end itself is never echoed back to it. New public notes without a change of status are
+relayed too, with the status the request already has.
 """
 
 from __future__ import annotations
@@ -46,13 +47,32 @@ def vendor_status(backend: Backend, extended: str) -> str | None:
     return forward.get(extended) or (forward.get(core) if core else None)
 
 
+def current_status(row: ServiceRequest) -> str | None:
+    """The extended status ``row`` is in: that of the newest applied change that set one
+    (``unchanged`` notes set none), else its core status; ``None`` for a brand-new request.
+    Called before the change being recorded is flushed, so it is not counted."""
+    newest = db.session.scalar(
+        select(RequestUpdate.status)
+        .where(
+            RequestUpdate.request_pk == row.id,
+            RequestUpdate.applied.is_(True),
+            RequestUpdate.status.is_not(None),
+            RequestUpdate.status != UNCHANGED,
+        )
+        .order_by(RequestUpdate.updated_datetime.desc(), RequestUpdate.id.desc())
+        .limit(1)
+    )
+    return newest or row.status
+
+
 def queue_for(row: ServiceRequest, change: RequestUpdate) -> list[Relay]:
     """Add relays of ``change`` to the back ends holding ``row`` (not committed).
 
-    Only a change that moved the request's status is relayed, and never to the back end it
-    came from.
+    A change of status is relayed with its status; new public notes without one
+    (``unchanged``) with the status the request is already in, since ``UpdateThreeOneOne``
+    always carries a ``StatusType``. Never to the back end the change came from.
     """
-    if change.status is None or change.status == UNCHANGED:
+    if change.status is None or (change.status == UNCHANGED and not change.description):
         return []
     job = db.session.scalar(select(DispatchJob).where(DispatchJob.request_pk == row.id))
     # Not yet delivered: the vendor has no ticket to update yet; nothing to relay.
@@ -63,9 +83,10 @@ def queue_for(row: ServiceRequest, change: RequestUpdate) -> list[Relay]:
     backend = db.session.scalar(select(Backend).where(Backend.name == job.backend))
     if backend is None:
         return []
-    status = vendor_status(backend, change.status)
+    extended = current_status(row) if change.status == UNCHANGED else change.status
+    status = vendor_status(backend, extended) if extended else None
     if status is None:
-        log.warning("request %s: no %s status for %s", row.id, backend.name, change.status)
+        log.warning("request %s: no %s status for %s", row.id, backend.name, extended)
         return []
     stamp = now()
     relay = Relay(

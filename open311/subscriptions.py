@@ -23,8 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from open311 import outbox
 from open311.config import Settings
@@ -69,40 +71,71 @@ def callback_problem(url: str) -> str | None:
     return None
 
 
-def matches(subscription: Subscription, row: ServiceRequest) -> bool:
-    """Whether a change to ``row`` concerns ``subscription``."""
-    if subscription.request_pk is not None:
-        return subscription.request_pk == row.id
-    if subscription.service_codes and row.service_code not in subscription.service_codes:
-        return False
-    if subscription.bbox:
-        if row.lat is None or row.long is None:
-            return False
-        west, south, east, north = subscription.bbox
-        return west <= row.long <= east and south <= row.lat <= north
-    return True
+def _unset(column: Any) -> Any:
+    """SQL: ``column`` holds no filter: SQL NULL, the JSON ``null`` an ORM ``None`` is
+    written as (``json_type``/``jsonb_typeof`` read both alike), or an empty list."""
+    postgres = db.engine.dialect.name == "postgresql"
+    kind = sa.func.jsonb_typeof(column) if postgres else sa.func.json_type(column)
+    return sa.or_(sa.func.coalesce(kind, "null") == "null", sa.cast(column, sa.Text) == "[]")
+
+
+def _lists_code(code: str) -> Any:
+    """SQL: the subscription's ``service_codes`` list holds ``code``."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.type_coerce(Subscription.service_codes, JSONB).contains([code])
+    codes = sa.func.json_each(Subscription.service_codes).table_valued("value")
+    return sa.exists(sa.select(sa.literal(1)).select_from(codes).where(codes.c.value == code))
+
+
+def _holds_point(long: float, lat: float) -> Any:
+    """SQL: the subscription's ``bbox`` ``[west, south, east, north]`` holds the point
+    (edges included)."""
+    kind = JSONB if db.engine.dialect.name == "postgresql" else sa.JSON
+    box = sa.type_coerce(Subscription.bbox, kind())
+    west, south, east, north = (box[i].as_float() for i in range(4))
+    return sa.and_(west <= long, long <= east, south <= lat, lat <= north)
+
+
+def candidates(row: ServiceRequest) -> Select[tuple[Subscription]]:
+    """The live subscriptions a change to ``row`` concerns, filtered in the database: one for
+    this request, or a filter whose service codes (if any) include its service and whose
+    bounding box (if any) holds its point. A request without a point matches no box."""
+    by_code = sa.or_(_unset(Subscription.service_codes), _lists_code(row.service_code))
+    if row.lat is None or row.long is None:
+        by_place = _unset(Subscription.bbox)
+    else:
+        by_place = sa.or_(_unset(Subscription.bbox), _holds_point(row.long, row.lat))
+    return (
+        select(Subscription)
+        .where(
+            Subscription.deleted_at.is_(None),
+            sa.or_(
+                Subscription.request_pk == row.id,
+                sa.and_(Subscription.request_pk.is_(None), by_code, by_place),
+            ),
+        )
+        .order_by(Subscription.id)
+    )
 
 
 def queue_for(row: ServiceRequest, change: RequestUpdate) -> int:
     """Queue deliveries of ``change`` to every matching live subscription (not committed)."""
     if change.status is None:  # an unmapped vendor status is not public
         return 0
-    live = db.session.scalars(select(Subscription).where(Subscription.deleted_at.is_(None)))
     stamp, queued = now(), 0
-    for subscription in live:
-        if matches(subscription, row):
-            db.session.add(
-                SubscriptionDelivery(
-                    subscription=subscription,
-                    update=change,
-                    request_pk=row.id,
-                    state=QUEUED,
-                    attempts=0,
-                    next_attempt_at=stamp,
-                    created_at=stamp,
-                )
+    for subscription in db.session.scalars(candidates(row)):
+        db.session.add(
+            SubscriptionDelivery(
+                subscription=subscription,
+                update=change,
+                request_pk=row.id,
+                state=QUEUED,
+                attempts=0,
+                next_attempt_at=stamp,
+                created_at=stamp,
             )
-            queued += 1
+        )
+        queued += 1
     return queued
 
 

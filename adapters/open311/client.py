@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -53,13 +54,28 @@ class Open311Client:
 
     def get_requests(self, params: dict[str, str]) -> Any:
         """``GET requests.json`` with ``params`` (e.g. ``updated_after``)."""
+        return self.get_page(f"{self.base}/requests.json", params)[0]
+
+    def get_page(self, url: str, params: dict[str, str] | None = None) -> tuple[Any, str | None]:
+        """One page of ``GET requests``: its document and the absolute URL of the next page
+        (the answer's ``Link: <...>; rel="next"``), or ``None`` when there is none.
+
+        A next page on another host is not followed: the feed must come from the server the
+        back end names, not from wherever its answer points.
+        """
         with transport("GET requests"):
-            response = self.session.get(
-                f"{self.base}/requests.json", params=params, timeout=self.timeout
-            )
+            response = self.session.get(url, params=params, timeout=self.timeout)
         status = response.status_code
         raise_for_status(response, f"GET requests: HTTP {status}: {_errors(response)}")
         try:
-            return json.loads(response.content.decode("utf-8-sig"))
+            document = json.loads(response.content.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             raise TransientError(f"GET requests: unreadable answer: {snippet(response)}") from None
+        link = response.links.get("next", {}).get("url")
+        if not link:
+            return document, None
+        onward = urljoin(response.url, link)
+        here, there = urlsplit(self.base), urlsplit(onward)
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            raise TransientError(f"GET requests: next page on another host ({there.netloc})")
+        return document, onward
