@@ -163,7 +163,9 @@ def postgres_url() -> Iterator[str]:
 
 
 def _migrated_app(url: str) -> Flask:
-    app = create_app({"database_url": url})
+    # Every test shares these apps and their in-memory counters: the rate limits are off
+    # unless a test turns them on (tests/api/test_rate_limits.py).
+    app = create_app({"database_url": url, "rate_limits": "false"})
     app.config["TESTING"] = True
     with app.app_context():
         upgrade()
