@@ -82,7 +82,7 @@ def _limit_of(family: str) -> Callable[[], str]:
 def _too_many(exc: RateLimitExceeded) -> Response:
     limiter: Limiter = current_app.extensions["open311"]["limiter"]
     current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    wait = max(1, math.ceil(current.window[0] - time.time())) if current is not None else 60
     response = error_response(
         429,
         [
@@ -114,13 +114,15 @@ def init_app(app: Flask) -> None:
         swallow_errors=True,
     )
     limiter.request_filter(lambda: _settings().rate_limits == "false")
-    for endpoint, view in app.view_functions.items():
+    for endpoint, view in list(app.view_functions.items()):
         blueprint, _, name = endpoint.rpartition(".")
         if blueprint != "georeport":
             continue
         methods = {m for rule in app.url_map.iter_rules(endpoint) for m in rule.methods or ()}
         families = {_WRITES.get((name, m), "get") for m in methods - {"OPTIONS", "HEAD"}}
-        for family in families:
-            limiter.shared_limit(_limit_of(family), scope=family)(view)
+        for family in sorted(families):
+            # The wrapper is this app's own: the module's view functions stay unwrapped.
+            view = limiter.shared_limit(_limit_of(family), scope=family)(view)
+        app.view_functions[endpoint] = view
     app.extensions["open311"]["limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, _too_many)
