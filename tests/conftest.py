@@ -29,6 +29,11 @@ from open311.extensions import db
 from open311.keys import create_key
 from open311.models import Service, ServiceRequest
 
+# Tests share apps, keys and addresses far beyond any real client's budget: the rate limits
+# are off in every app and server a test starts, unless it turns them on itself
+# (tests/api/test_rate_limits.py).
+os.environ.setdefault("OPEN311_RATE_LIMITS", "false")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -163,9 +168,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def _migrated_app(url: str) -> Flask:
-    # Every test shares these apps and their in-memory counters: the rate limits are off
-    # unless a test turns them on (tests/api/test_rate_limits.py).
-    app = create_app({"database_url": url, "rate_limits": "false"})
+    app = create_app({"database_url": url})
     app.config["TESTING"] = True
     with app.app_context():
         upgrade()

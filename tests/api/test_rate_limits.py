@@ -124,6 +124,7 @@ def test_a_trusted_proxy_names_the_client(app, catalogue):
     behind = create_app(
         {
             "database_url": app.config["SQLALCHEMY_DATABASE_URI"],
+            "rate_limits": "true",
             "rate_limit_get": "1/hour",
             "trusted_proxies": "1",
         }
@@ -173,6 +174,7 @@ def test_two_servers_share_one_count_in_redis(app, catalogue, api_key, redis_pre
         "database_url": app.config["SQLALCHEMY_DATABASE_URI"],
         "redis_url": REDIS_URL,
         "rate_limit_prefix": redis_prefix,
+        "rate_limits": "true",
         "rate_limit_get": "3/hour",
     }
     first, second = create_app(settings), create_app(settings)
@@ -224,4 +226,5 @@ def test_good_rate_limit_settings_are_kept(tmp_path):
     assert settings.rate_limit_post == "10 per minute;100/day"
     assert settings.trusted_proxies == 2
     assert settings.redis_url == REDIS_URL
-    assert load_settings(str(tmp_path), environ={}).rate_limit_get == "600/minute"
+    defaults = load_settings(str(tmp_path), environ={})
+    assert (defaults.rate_limits, defaults.rate_limit_get) == ("true", "600/minute")

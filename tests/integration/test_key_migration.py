@@ -30,7 +30,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 def test_roles_are_backfilled_from_the_admin_flag_and_the_vendor(database_url):
-    app = create_app({"database_url": database_url, "rate_limits": "false"})
+    app = create_app({"database_url": database_url})
     with app.app_context():
         upgrade(revision="0006")
         insert = sa.text(
