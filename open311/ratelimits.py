@@ -53,9 +53,8 @@ def _presented_key() -> str | None:
     if request.content_length is None or (limit and request.content_length > limit):
         # Too large a body is the view's 413 to give; the limiter reads no part of it.
         return None
-    if request.mimetype == _FORMS[0]:
-        # Cache the raw body first: the API's UTF-8 check reads it after the form is parsed.
-        request.get_data(cache=True)
+    # Limits are checked as the view starts, after the blueprint's UTF-8 check has read (and
+    # cached) the raw body: parsing the form here takes nothing from the view.
     return request.form.get("api_key")
 
 

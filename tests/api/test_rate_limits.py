@@ -228,3 +228,14 @@ def test_good_rate_limit_settings_are_kept(tmp_path):
     assert settings.redis_url == REDIS_URL
     defaults = load_settings(str(tmp_path), environ={})
     assert (defaults.rate_limits, defaults.rate_limit_get) == ("true", "600/minute")
+
+
+def test_reading_the_key_from_the_form_keeps_the_body_checks(client, catalogue, api_key, limited):
+    body = f"api_key={api_key}&service_code=S0&lat=41.76&long=-88.32&description=%FF"
+    response = client.post(
+        f"{B}/requests.json", data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert "UTF-8" in error_descriptions(response)[0]
+    # Refused before the view (and its limit) is reached: the budget of 2 is whole.
+    assert [post(client, api_key).status_code for _ in range(3)] == [200, 200, 429]
