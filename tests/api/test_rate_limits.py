@@ -239,3 +239,22 @@ def test_reading_the_key_from_the_form_keeps_the_body_checks(client, catalogue, 
     assert "UTF-8" in error_descriptions(response)[0]
     # Refused before the view (and its limit) is reached: the budget of 2 is whole.
     assert [post(client, api_key).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_without_redis_each_server_counts_alone_and_keeps_serving(app, catalogue, caplog):
+    lonely = create_app(
+        {
+            "database_url": app.config["SQLALCHEMY_DATABASE_URI"],
+            "redis_url": "redis://127.0.0.1:1/0",  # nothing listens there
+            "rate_limits": "true",
+            "rate_limit_get": "2/hour",
+        }
+    )
+    client = lonely.test_client()
+    codes = [client.get(f"{B}/discovery.json").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert "falling back to in-memory storage" in caplog.text
+    with lonely.app_context():
+        from open311.extensions import db
+
+        db.engine.dispose()
