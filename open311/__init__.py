@@ -36,7 +36,17 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
 
-    from open311 import cli, errors, hooks, mappage, registry, spatial, sqlite, unsubscribe
+    from open311 import (
+        cli,
+        errors,
+        hooks,
+        mappage,
+        ratelimits,
+        registry,
+        spatial,
+        sqlite,
+        unsubscribe,
+    )
     from open311.api import bp
 
     sqlite.init_app(app)
@@ -50,4 +60,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     mappage.init_app(app)
     hooks.init_app(app)
     unsubscribe.init_app(app)
+    ratelimits.init_app(app)
     return app

@@ -56,6 +56,21 @@ class Settings:
     #: addresses (tests, a lab); refused by default, so no app can make the gateway probe
     #: the city's own network.
     subscriptions_allow_private: str = "false"
+    #: Rate limits (:mod:`open311.ratelimits`), counted per API key and client address, one
+    #: budget per endpoint family; ``limits`` strings such as ``30/minute`` or ``1000/day``.
+    rate_limits: str = "true"
+    rate_limit_get: str = "600/minute"
+    rate_limit_post: str = "30/minute"
+    rate_limit_updates: str = "120/minute"
+    rate_limit_subscriptions: str = "30/minute"
+    #: Starts every counter's name, so that several gateways can share one Redis.
+    rate_limit_prefix: str = "open311"
+    #: Where the counters live: Redis (``redis://host:6379/0``) lets several servers share
+    #: one count; without it each process counts alone, in memory.
+    redis_url: str | None = None
+    #: How many proxies in front of the gateway set ``X-Forwarded-For``; 0 trusts none, and
+    #: the client address is the connection's.
+    trusted_proxies: int = 0
     #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
     #: none by default, so that the page works offline.
     map_tiles: str | None = None
@@ -103,14 +118,47 @@ _FLOAT_FIELDS = {
     "notify_backoff",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_RATE_LIMITS = {
+    "rate_limit_get",
+    "rate_limit_post",
+    "rate_limit_updates",
+    "rate_limit_subscriptions",
+}
 _CHOICES = {
     "endpoint_type": {"production", "test"},
     "dispatch": {"inline", "manual"},
     "subscriptions_allow_private": {"true", "false"},
+    "rate_limits": {"true", "false"},
 }
 
 
+def _rate_limit(name: str, raw: Any) -> str:
+    from limits import parse_many
+
+    value = str(raw).strip()
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise ConfigError(
+            f"OPEN311_{name.upper()} must be a rate limit such as 30/minute or "
+            f"100 per hour;5/second, got {value!r}"
+        )
+    return value
+
+
 def _coerce(name: str, raw: Any) -> Any:
+    if name in _RATE_LIMITS:
+        return _rate_limit(name, raw)
+    if name == "trusted_proxies":
+        try:
+            count = int(raw)
+        except (TypeError, ValueError):
+            count = -1
+        if not 0 <= count <= 10:
+            raise ConfigError(f"OPEN311_TRUSTED_PROXIES must be 0 to 10, got {raw!r}")
+        return count
     if name in _INT_FIELDS:
         try:
             value = int(raw)
@@ -149,6 +197,12 @@ def _coerce(name: str, raw: Any) -> Any:
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ConfigError(f"OPEN311_PUBLIC_URL must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
+    if name == "redis_url" and urlsplit(value).scheme not in {"redis", "rediss", "redis+unix"}:
+        raise ConfigError(f"OPEN311_REDIS_URL must be a redis:// or rediss:// URL, got {value!r}")
+    if name == "rate_limit_prefix" and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise ConfigError(
+            f"OPEN311_RATE_LIMIT_PREFIX must be 1-64 letters, digits or _.:-, got {value!r}"
+        )
     if name == "database_url" and "://" not in value:
         raise ConfigError(f"OPEN311_DATABASE_URL is not a database URL: {value!r}")
     return value
