@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from open311 import outbox
