@@ -57,6 +57,9 @@ class Settings:
     subscriptions_allow_private: str = "false"
     #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
     #: none by default, so that the page works offline.
+    #: ``json`` (one JSON object a line, the default) or ``text`` (readable, the default when
+    #: Flask runs in debug mode): the access line of each request and every other log line.
+    log_format: str | None = None
     map_tiles: str | None = None
     map_attribution: str = ""
     contact_name: str = "myAurora 311"
@@ -106,6 +109,7 @@ _CHOICES = {
     "endpoint_type": {"production", "test"},
     "dispatch": {"inline", "manual"},
     "subscriptions_allow_private": {"true", "false"},
+    "log_format": {"json", "text"},
 }
 
 

@@ -26,7 +26,13 @@ from open311.catalogue import import_catalogue
 from open311.feedfile import FeedError
 from open311.feedfile import parse as parse_feed
 from tests.conftest import TEST_CATALOGUE
-from tests.dispatch.conftest import citysourced_backend, department_backend, jobs, post
+from tests.dispatch.conftest import (
+    citysourced_backend,
+    department_backend,
+    jobs,
+    post,
+    settle,
+)
 
 
 class Recorder:
@@ -250,3 +256,67 @@ def test_json_answer_fails_cleanly(client, every_adapter, api_key, vendor, caplo
     assert job.state == "retrying"
     assert job.last_error
     assert len(vendor.hits) >= 1
+
+
+# -- workers: personal data stays out of their logs; media URLs are never fetched -------------
+
+PERSONAL = {
+    "email": "zelda.quux@example.org",
+    "phone": "555-0199-7",
+    "first_name": "Zeldaqq",
+    "last_name": "Quuxington",
+    "device_id": "dev-77813",
+    "account_id": "acct-55127",
+}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"mode": "status", "status": 500, "remaining": 2},
+        {"mode": "malformed", "remaining": 1},
+        {"mode": "drop_after", "remaining": 1},
+    ],
+    ids=["500", "truncated", "lost"],
+)
+def test_delivery_logs_carry_no_personal_data(
+    client, routed, api_key, department, caplog, canary, fault
+):
+    department.faults(fault)
+    media = f"{canary.url}/photo.jpg"
+    with caplog.at_level(logging.DEBUG):
+        post(client, api_key, description="logged?", media_url=media, **PERSONAL)
+        settle()
+    [job] = jobs()
+    assert job.state == "delivered"
+    assert any("delivered" in r.getMessage() for r in caplog.records)
+    logged = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records)
+    for name, value in PERSONAL.items():
+        assert value not in logged, name
+    assert canary.hits == []  # the link went along as text, nobody fetched it
+
+
+def test_media_urls_are_never_fetched_by_any_adapter(
+    client, every_adapter, api_key, citysourced, department, canary, neighbour
+):
+    _, neighbour_url, neighbour_key = neighbour
+    data = copy.deepcopy(TEST_CATALOGUE)
+    data["backends"] = {
+        "cs": citysourced_backend(citysourced.url),
+        "dept": department_backend(department.url),
+        "gw": {
+            "adapter": "open311",
+            "settings": {"base_url": neighbour_url, "api_key": neighbour_key},
+        },
+    }
+    for service, backend in zip(data["services"], ["cs", "dept", "gw"], strict=False):
+        service["backend"] = backend
+    data["backends"]["cs"]["settings"]["request_types"]["S1"] = {"name": "Tree", "id": 8}
+    import_catalogue(data)
+    links = [f"{canary.url}/{n}.jpg" for n in range(3)]
+    post(client, api_key, "S0", media_url=links[0])
+    post(client, api_key, "S1", media_url=links[1], **{"attribute[REQ1]": "t"})
+    post(client, api_key, "SB", media_url=links[2], **{"address_string": "1 Main St"})
+    settle()
+    assert sorted(j.state for j in jobs()) == ["delivered"] * 3
+    assert canary.hits == []
