@@ -12,19 +12,24 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from adapters import jsondoc
 from adapters.citysourced.client import parse_json, parse_xml
 from adapters.xml import parse as parse_vendor_xml
 from open311 import dispatch
 from open311.catalogue import import_catalogue
+from open311.extensions import db
 from open311.feedfile import FeedError
 from open311.feedfile import parse as parse_feed
+from open311.hooks import signature
+from open311.models import WebhookEvent
 from tests.conftest import TEST_CATALOGUE
 from tests.dispatch.conftest import (
     citysourced_backend,
@@ -320,3 +325,31 @@ def test_media_urls_are_never_fetched_by_any_adapter(
     settle()
     assert sorted(j.state for j in jobs()) == ["delivered"] * 3
     assert canary.hits == []
+
+
+# -- a department's signed webhook body is parsed the same way ---------------------------------
+
+
+HOOK_SECRET = "whsec-hostile-01"
+HOOK = "/hooks/departments/vendor"
+
+
+@pytest.fixture
+def hooked(fast_retries, department) -> None:
+    _route_to(department_backend(department.url, webhook_secret=HOOK_SECRET))
+
+
+@pytest.mark.parametrize("name", ["deep", "deep-object", "nan", "not-utf8"])
+def test_signed_webhook_with_hostile_json_is_400(client, hooked, name):
+    """Bug: a signed body nested a few thousand levels deep raised RecursionError (a 500)."""
+    raw = JSON_ATTACKS[name]
+    stamp = str(int(time.time()))
+    headers = {
+        "Webhook-Id": "evt-hostile",
+        "Webhook-Timestamp": stamp,
+        "Webhook-Signature": signature(HOOK_SECRET, stamp, raw),
+        "Content-Type": "application/json",
+    }
+    response = client.post(HOOK, data=raw, headers=headers)
+    assert response.status_code == 400, response.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 0
