@@ -539,3 +539,29 @@ def test_bad_bytes_in_other_paths_are_refused(client, catalogue, method, path, t
         assert response.status_code == 400, response.data
     else:  # GET only shows a button; other odd ids are simply unknown
         assert response.status_code in (200, 400, 404), response.data
+
+
+# -- oversize bodies at every door that takes one ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/open311/v2/requests.json",
+        "/open311/v2/requests.xml",
+        "/open311/v2/servicerequestupdates.json",
+        "/open311/v2/subscriptions.json",
+        "/hooks/departments/streets",
+        "/notifications/unsubscribe/abc",
+    ],
+)
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
+def test_oversize_bodies_are_413(app, client, catalogue, api_key, path, content_type):
+    before = counts()
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = b"description=" + b"d" * limit
+    response = client.post(f"{path}?api_key={api_key}", data=body, content_type=content_type)
+    assert response.status_code in (400, 403, 404, 413), response.status_code
+    if content_type.endswith("urlencoded") and "/open311/" in path:
+        assert response.status_code == 413
+    assert counts() == before
