@@ -31,7 +31,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         )
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # hide_parameters: a failed statement's message would carry names and e-mails into
+        # the error log; the statement itself is enough to find the bug.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         MAX_CONTENT_LENGTH=settings.max_content_length,
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
@@ -40,6 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         cli,
         errors,
         hooks,
+        logs,
         mappage,
         ratelimits,
         registry,
@@ -49,6 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     from open311.api import bp
 
+    logs.init_app(app, logs.default_format(settings.log_format, app.debug))
     sqlite.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)

@@ -229,7 +229,10 @@ def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (not Flask's development server)."""
     from gunicorn.app.base import BaseApplication
 
-    from open311 import create_app
+    from open311 import create_app, logs
+    from open311.config import load_settings
+
+    log_format = logs.default_format(load_settings("").log_format)
 
     class Gateway(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -237,12 +240,14 @@ def serve_command(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", "-")
             if "control_socket_disable" in self.cfg.settings:
                 # One fixed control socket per user would clash between two gateways.
                 self.cfg.set("control_socket_disable", True)
-            # Log the path only: query strings of GET filters are fine, but never form bodies.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
+            # No gunicorn access log: the app writes one line per request itself (path only,
+            # never a query string that may hold api_key), with its request id; gunicorn's
+            # own lines come out in the same format.
+            self.cfg.set("accesslog", None)
+            self.cfg.set("logger_class", logs.gunicorn_logger(log_format))
 
         def load(self) -> Flask:
             app = create_app()

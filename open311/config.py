@@ -71,6 +71,9 @@ class Settings:
     #: How many proxies in front of the gateway set ``X-Forwarded-For``; 0 trusts none, and
     #: the client address is the connection's.
     trusted_proxies: int = 0
+    #: ``json`` (one JSON object a line, the default) or ``text`` (readable, the default when
+    #: Flask runs in debug mode): the access line of each request and every other log line.
+    log_format: str | None = None
     #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
     #: none by default, so that the page works offline.
     map_tiles: str | None = None
@@ -129,6 +132,7 @@ _CHOICES = {
     "dispatch": {"inline", "manual"},
     "subscriptions_allow_private": {"true", "false"},
     "rate_limits": {"true", "false"},
+    "log_format": {"json", "text"},
 }
 
 

@@ -88,7 +88,9 @@ def check_answers(service: Service, submitted: dict[str, list[str]]) -> dict[str
             {k: v for k, v in data.items() if k not in problems}
         )
     except ValidationError as exc:
-        problems.update(exc.messages)  # type: ignore[arg-type]
+        for code, messages in exc.messages.items():  # type: ignore[union-attr]
+            # A code already refused (sent twice) was left out, so "required" would mislead.
+            problems.setdefault(code, messages)
         stored = {}
     known = {a["code"] for a in service.attributes}
     for code, value in data.items():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from adapters import jsondoc
 from adapters.base import TransientError
 from adapters.http import raise_for_status, snippet, transport
 
@@ -15,7 +15,7 @@ from adapters.http import raise_for_status, snippet, transport
 def _errors(response: requests.Response) -> str:
     # GeoReport errors are a list of {code, description}; anything else is shown raw.
     try:
-        body = json.loads(response.content.decode("utf-8-sig"))
+        body = jsondoc.parse(response.content)
         return "; ".join(str(e.get("description", "")) for e in body)[:300]
     except (ValueError, TypeError, AttributeError):
         return snippet(response)
@@ -46,8 +46,8 @@ class Open311Client:
         status = response.status_code
         raise_for_status(response, f"POST requests: HTTP {status}: {_errors(response)}")
         try:
-            return json.loads(response.content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError):
+            return jsondoc.parse(response.content)
+        except ValueError:
             raise TransientError(
                 f"POST requests: unreadable answer: {snippet(response)}", outcome_unknown=True
             ) from None
@@ -68,8 +68,8 @@ class Open311Client:
         status = response.status_code
         raise_for_status(response, f"GET requests: HTTP {status}: {_errors(response)}")
         try:
-            document = json.loads(response.content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError):
+            document = jsondoc.parse(response.content)
+        except ValueError:
             raise TransientError(f"GET requests: unreadable answer: {snippet(response)}") from None
         link = response.links.get("next", {}).get("url")
         if not link:

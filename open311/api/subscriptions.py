@@ -22,6 +22,7 @@ from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import require_key
 from open311.models import ApiKey, Service, Subscription
 from open311.subscriptions import callback_problem
+from schemas.inputs import is_decimal
 
 #: How many live subscriptions one key may hold: each costs work on every change.
 MAX_PER_KEY = 100
@@ -32,10 +33,10 @@ def _app_key() -> ApiKey:
 
 
 def _bbox(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ApiError(400, "bbox must be min_long,min_lat,max_long,max_lat.") from None
+    parts = text.split(",")
+    if not all(is_decimal(part) for part in parts):  # float() takes "1_0" and "infinity"
+        raise ApiError(400, "bbox must be min_long,min_lat,max_long,max_lat.")
+    values = [float(part) for part in parts]
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise ApiError(400, "bbox must be min_long,min_lat,max_long,max_lat.")
     west, south, east, north = values
