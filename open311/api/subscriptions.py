@@ -22,6 +22,7 @@ from open311.jurisdictions import resolve_jurisdiction
 from open311.keys import verify_key
 from open311.models import ApiKey, Service, Subscription
 from open311.subscriptions import callback_problem
+from schemas.subscriptions import CALLBACK_MAX
 
 #: How many live subscriptions one key may hold: each costs work on every change.
 MAX_PER_KEY = 100
@@ -64,8 +65,8 @@ def subscription_create() -> Response:
     key = _app_key()
     form = request.form
     url = (form.get("callback_url") or "").strip()
-    if not url or len(url) > 2000:
-        raise ApiError(400, "callback_url is required (at most 2000 characters).")
+    if not url or len(url) > CALLBACK_MAX:
+        raise ApiError(400, f"callback_url is required (at most {CALLBACK_MAX} characters).")
     problem = callback_problem(url)
     if problem:
         raise ApiError(400, problem)
