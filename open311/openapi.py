@@ -283,6 +283,7 @@ def _form_schema(form: dict[str, Any], plugin: MarshmallowPlugin) -> dict[str, A
     schema["properties"].update(form.get("fields", {}))
     if form["schema"] is PostRequestForm:
         schema["patternProperties"] = {ATTRIBUTE_FIELD: {"type": "string", "maxLength": 4000}}
+        schema.update(PostRequestForm.LOCATION_RULE)
     return schema
 
 

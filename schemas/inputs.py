@@ -95,6 +95,16 @@ class PostRequestForm(Schema):
     def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
         return _blank_to_missing(data)
 
+    #: :meth:`_location` as JSON Schema, for the OpenAPI document (open311/openapi.py).
+    LOCATION_RULE: dict[str, Any] = {  # noqa: RUF012
+        "anyOf": [
+            {"required": ["lat", "long"]},
+            {"required": ["address_string"]},
+            {"required": ["address_id"]},
+        ],
+        "dependentRequired": {"lat": ["long"], "long": ["lat"]},
+    }
+
     @validates_schema
     def _location(self, data: dict[str, Any], **kwargs: Any) -> None:
         has_lat, has_long = "lat" in data, "long" in data
