@@ -45,7 +45,8 @@ OPENAPI_VERSION = "3.1.0"
 FORM = "application/x-www-form-urlencoded"
 #: The form fields ``attribute[CODE]`` and ``attribute[CODE][]`` (intake.py reads the same).
 ATTRIBUTE_FIELD = r"^attribute\[[^\[\]]+\](\[\])?$"
-#: Why each error status can happen; each operation lists the ones it can answer.
+#: Why each error status can happen; each operation lists the ones it can answer (400 on
+#: every route: a query string that is not UTF-8 is refused before any handler runs).
 ERRORS = {
     400: "Bad input: unknown or invalid parameters, one line per problem.",
     401: "Not authenticated.",
@@ -184,7 +185,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "",
         {"type": "object"},
         query=None,
-        errors=(404, 503),
+        errors=(400, 404, 503),
         media="application/geo+json",
     ),
     ("georeport.subscription_create", "POST"): Op(
@@ -201,7 +202,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "",
         SubscriptionSchema(many=True, exclude=("secret",)),
         query=None,
-        errors=(403, 503),
+        errors=(400, 403, 503),
         security=REQUIRED_KEY,
     ),
     ("georeport.subscription_delete", "DELETE"): Op(
@@ -209,11 +210,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "",
         SubscriptionSchema(many=True, exclude=("secret",)),
         query=None,
-        errors=(403, 404, 503),
+        errors=(400, 403, 404, 503),
         security=REQUIRED_KEY,
     ),
     ("georeport.openapi_document", "GET"): Op(
-        "This document.", "", {"type": "object"}, query=None, errors=(), media="application/json"
+        "This document.",
+        "",
+        {"type": "object"},
+        query=None,
+        errors=(400,),
+        media="application/json",
     ),
 }
 
