@@ -29,6 +29,10 @@ RADIUS_MAX = 100_000
 
 # XML 1.0 cannot carry these; refusing them at the door keeps every stored text renderable.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: What :func:`text_problem` accepts (and, for one line, without CR or LF), as JSON Schema
+#: patterns for the OpenAPI document; tests/unit/test_text_patterns.py holds them equal.
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd-\uffff]*$"
+LINE_PATTERN = r"^[^\u0000-\u0008\u000a-\u001f\ufffd-\uffff]*$"
 
 
 def text_problem(value: str) -> str | None:
@@ -56,7 +60,8 @@ def _one_line(value: str) -> None:
 def Text(max_length: int = 200, *, one_line: bool = True, **kwargs: Any) -> fields.String:
     """A text field of bounded length with no control characters."""
     checks = [validate.Length(max=max_length), _one_line if one_line else _printable]
-    return fields.String(validate=checks, **kwargs)
+    pattern = LINE_PATTERN if one_line else TEXT_PATTERN
+    return fields.String(validate=checks, metadata={"pattern": pattern}, **kwargs)
 
 
 def _blank_to_missing(data: Any) -> Any:

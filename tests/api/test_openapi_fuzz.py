@@ -103,7 +103,6 @@ def _fuzz(operation, fuzz_setup) -> None:
     run()
 
 
-@pytest.mark.postgres_only
 def test_no_server_errors_and_answers_match_the_document(fuzz_setup):
     """Every operation; failures are collected so that one run reports them all."""
     failures = []
