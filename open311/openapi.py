@@ -328,7 +328,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
         plugins=[plugin],
         info={
             "description": "Open311 GeoReport v2 for myAurora 311, with extensions. "
-            "Every resource answers in JSON (.json) or XML (.xml)."
+            "Every resource answers in JSON (.json) or XML (.xml). Datetimes are answered as "
+            "YYYY-MM-DDThh:mm:ssZ; inbound ones need a zone, and date filters also take a "
+            "bare date (midnight UTC)."
         },
     )
     plugin.map_to_openapi_type(W3CDateTime, "string", "date-time")
