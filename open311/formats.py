@@ -7,6 +7,7 @@ containers as arrays); XML uses the spec's element names, no attributes and no n
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -35,10 +36,20 @@ ITEM_NAMES = {
 XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 
 
+#: Characters XML 1.0 cannot carry at all, not even as character references.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match[0].encode("unicode_escape").decode("ascii")
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    # Stored text never holds these (inputs.py refuses them), but an error may quote what a
+    # client sent, e.g. a parameter named "\x01": written as an escape, not a crash.
+    return _NOT_XML.sub(_escape, str(value))
 
 
 def _element(name: str, value: Any) -> etree._Element:

@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields
 
 from schemas.fields import W3CDateTime
+from schemas.limits import JurisdictionSchema
 
 GEOREPORT_V2 = "http://wiki.open311.org/GeoReport_v2"
 
@@ -24,3 +25,5 @@ class DiscoverySchema(Schema):
     contact = fields.String()
     key_service = fields.String()
     endpoints = fields.List(fields.Nested(EndpointSchema))
+    #: Extension: which jurisdictions this endpoint serves and whether their limits are loaded.
+    jurisdictions = fields.List(fields.Nested(JurisdictionSchema))

@@ -63,6 +63,11 @@ def format_w3c_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
+#: Inbound datetimes must lie in these years (UTC): window arithmetic (90 days before an
+#: ``end_date``) and the conversion to UTC would overflow at the ends of Python's range.
+YEARS = (1900, 8999)
+
+
 class W3CDateTime(fields.Field):
     """A GeoReport datetime: dumped in UTC with ``Z``, loaded with a mandatory zone."""
 
@@ -73,6 +78,13 @@ class W3CDateTime(fields.Field):
         if not isinstance(value, str):
             raise ValidationError("Not a valid datetime.")
         try:
-            return parse_w3c_datetime(value)
+            parsed = parse_w3c_datetime(value)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+        try:
+            in_range = YEARS[0] <= parsed.astimezone(UTC).year <= YEARS[1]
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            in_range = False
+        if not in_range:
+            raise ValidationError(f"{value!r} is out of range: years {YEARS[0]} to {YEARS[1]}.")
+        return parsed

@@ -33,6 +33,10 @@ _DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASC
 
 # XML 1.0 cannot carry these; refusing them at the door keeps every stored text renderable.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: What :func:`text_problem` accepts (and, for one line, without CR or LF), as JSON Schema
+#: patterns for the OpenAPI document; tests/unit/test_text_patterns.py holds them equal.
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd-\uffff]*$"
+LINE_PATTERN = r"^[^\u0000-\u0008\u000a-\u001f\ufffd-\uffff]*$"
 
 
 def text_problem(value: str) -> str | None:
@@ -60,7 +64,8 @@ def _one_line(value: str) -> None:
 def Text(max_length: int = 200, *, one_line: bool = True, **kwargs: Any) -> fields.String:
     """A text field of bounded length with no control characters."""
     checks = [validate.Length(max=max_length), _one_line if one_line else _printable]
-    return fields.String(validate=checks, **kwargs)
+    pattern = LINE_PATTERN if one_line else TEXT_PATTERN
+    return fields.String(validate=checks, metadata={"pattern": pattern}, **kwargs)
 
 
 def is_decimal(text: str) -> bool:
@@ -116,6 +121,16 @@ class PostRequestForm(Schema):
     @pre_load
     def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
         return _blank_to_missing(data)
+
+    #: :meth:`_location` as JSON Schema, for the OpenAPI document (open311/openapi.py).
+    LOCATION_RULE: dict[str, Any] = {  # noqa: RUF012
+        "anyOf": [
+            {"required": ["lat", "long"]},
+            {"required": ["address_string"]},
+            {"required": ["address_id"]},
+        ],
+        "dependentRequired": {"lat": ["long"], "long": ["lat"]},
+    }
 
     @validates_schema
     def _location(self, data: dict[str, Any], **kwargs: Any) -> None:

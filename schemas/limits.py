@@ -10,9 +10,16 @@ class JurisdictionSchema(Schema):
 
     jurisdiction_id = fields.String()
     name = fields.String()
-    boundary_loaded = fields.Function(lambda j: j.boundary is not None)
-    bbox = fields.Function(lambda j: j.boundary.bbox if j.boundary is not None else None)
-    limits = fields.Function(lambda j: boundary_status(j))
+    # Function fields carry their JSON type in metadata for the OpenAPI document.
+    boundary_loaded = fields.Function(
+        lambda j: j.boundary is not None, metadata={"type": "boolean"}
+    )
+    bbox = fields.Function(
+        lambda j: j.boundary.bbox if j.boundary is not None else None,
+        allow_none=True,
+        metadata={"type": "string", "description": "minLon,minLat,maxLon,maxLat"},
+    )
+    limits = fields.Function(lambda j: boundary_status(j), metadata={"type": "string"})
 
 
 class LocationCheckSchema(Schema):

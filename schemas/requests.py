@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from schemas.fields import W3CDateTime
+from schemas.updates import RequestUpdateSchema
 
 
 class ServiceRequestSchema(Schema):
@@ -31,6 +32,52 @@ class ServiceRequestSchema(Schema):
     lat = fields.Float(allow_none=True)
     long = fields.Float(allow_none=True)
     media_url = fields.String(allow_none=True)
+
+
+class AnswerSchema(Schema):
+    """One attribute answer of a request: the code and its values, always a list."""
+
+    code = fields.String()
+    values = fields.List(fields.String())
+
+
+class ExtendedAttributesSchema(Schema):
+    """``extended_attributes`` of ``extensions=true`` (built in :mod:`open311.publish`)."""
+
+    channel = fields.String(allow_none=True)
+    group = fields.String(allow_none=True)
+    attributes = fields.List(fields.Nested(AnswerSchema))
+    duplicate = fields.Boolean()
+    parent_service_request_id = fields.String(allow_none=True)
+    history_length = fields.Integer()
+    #: Only on ``GET requests/{id}``: the request's history, oldest first.
+    updates = fields.List(fields.Nested(RequestUpdateSchema))
+
+
+class DeliveryStateSchema(Schema):
+    """``dispatch`` on ``GET requests/{id}?extensions=true`` with an admin key only."""
+
+    state = fields.String()
+    backend = fields.String()
+    adapter = fields.String()
+    attempts = fields.Integer()
+    reference = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_datetime = W3CDateTime()
+
+
+class ListedRequestSchema(ServiceRequestSchema):
+    """A request as ``GET requests`` shows it: the public fields, plus what the caller asked
+    for (``extended_attributes``) or may see (``dispatch`` for admin keys; the reporter's
+    contact fields for a vendor key, on its own requests only). For the OpenAPI document;
+    the rows themselves are built in :mod:`open311.publish`."""
+
+    extended_attributes = fields.Nested(ExtendedAttributesSchema)
+    dispatch = fields.Nested(DeliveryStateSchema)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
 
 
 def attribute_answers(

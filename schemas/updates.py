@@ -15,12 +15,14 @@ class RequestUpdateSchema(Schema):
     """One ``request_update`` as published: no one's contact details, ever."""
 
     update_id = fields.String()
-    service_request_id = fields.Function(lambda u: u.request.service_request_id)
+    service_request_id = fields.Function(
+        lambda u: u.request.service_request_id, metadata={"type": "string"}
+    )
     status = fields.String()
     updated_datetime = W3CDateTime()
     # Required by the extension, and may be empty.
-    description = fields.Function(lambda u: u.description or "")
-    media_url = fields.Function(lambda u: u.media_url or "")
+    description = fields.Function(lambda u: u.description or "", metadata={"type": "string"})
+    media_url = fields.Function(lambda u: u.media_url or "", metadata={"type": "string"})
 
 
 class UpdatesQuery(Schema):

@@ -63,6 +63,7 @@ from open311.api import (  # noqa: E402, F401
     discovery,
     feeds,
     limits,
+    openapi,
     requests,
     services,
     subscriptions,

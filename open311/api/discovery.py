@@ -10,10 +10,8 @@ from open311.config import Settings
 from open311.formats import MIMETYPES, render
 from open311.jurisdictions import all_jurisdictions
 from schemas.discovery import GEOREPORT_V2, DiscoverySchema
-from schemas.limits import JurisdictionSchema
 
 _SCHEMA = DiscoverySchema()
-_JURISDICTIONS = JurisdictionSchema(many=True)
 
 
 @bp.get(f"/discovery.{FMT}")
@@ -35,8 +33,6 @@ def discovery(fmt: str) -> Response:
                 "formats": [MIMETYPES["xml"], MIMETYPES["json"]],
             }
         ],
+        "jurisdictions": all_jurisdictions(),
     }
-    dumped = _SCHEMA.dump(document)
-    # Extension: which jurisdictions this endpoint serves and whether their limits are loaded.
-    dumped["jurisdictions"] = _JURISDICTIONS.dump(all_jurisdictions())
-    return render(fmt, "discovery", dumped)
+    return render(fmt, "discovery", _SCHEMA.dump(document))

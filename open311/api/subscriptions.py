@@ -23,6 +23,7 @@ from open311.keys import require_key
 from open311.models import ApiKey, Service, Subscription
 from open311.subscriptions import callback_problem
 from schemas.inputs import is_decimal
+from schemas.subscriptions import CALLBACK_MAX
 
 #: How many live subscriptions one key may hold: each costs work on every change.
 MAX_PER_KEY = 100
@@ -60,8 +61,8 @@ def subscription_create() -> Response:
     key = _app_key()
     form = request.form
     url = (form.get("callback_url") or "").strip()
-    if not url or len(url) > 2000:
-        raise ApiError(400, "callback_url is required (at most 2000 characters).")
+    if not url or len(url) > CALLBACK_MAX:
+        raise ApiError(400, f"callback_url is required (at most {CALLBACK_MAX} characters).")
     problem = callback_problem(url)
     if problem:
         raise ApiError(400, problem)

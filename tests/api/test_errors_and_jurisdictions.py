@@ -99,5 +99,12 @@ def test_unknown_query_parameter_is_refused(client, catalogue):
     assert "jurisdiction" in error_descriptions(response)[0]
 
 
+def test_unknown_parameter_named_with_a_control_character_is_a_400_in_xml(client, catalogue):
+    # Found by schemathesis: quoting the name in the XML error made lxml raise, a 500.
+    response = client.get(f"{B}/services.xml?%01=x")
+    root = xml_ok(response, 400)
+    assert root.findtext("error/description").startswith("\\x01")
+
+
 def test_cors_on_reads(client, catalogue):
     assert client.get(f"{B}/services.json").headers["Access-Control-Allow-Origin"] == "*"

@@ -242,3 +242,12 @@ def test_extended_attributes_count_the_history(client, seed, api_key):
     )
     assert post_update(client, api_key, row.service_request_id, update_id="u2").status_code == 200
     assert lengths() == {row.service_request_id: 2, other.service_request_id: 0}
+
+
+def test_dates_at_the_end_of_the_calendar_are_a_400_not_a_500(client, catalogue):
+    # Found by schemathesis: 90 days before 0001-01-01 overflowed (500).
+    for query in ("end_date=0001-01-01T00:00:00Z", "start_date=9999-12-31T00:00:00Z"):
+        for resource in ("servicerequestupdates", "requests"):
+            response = client.get(f"{B}/{resource}.xml?{query}")
+            assert response.status_code == 400, (resource, query)
+            assert "out of range" in etree.fromstring(response.data).findtext("error/description")

@@ -3,8 +3,9 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from marshmallow import ValidationError
 
-from schemas.fields import format_w3c_datetime, parse_w3c_datetime
+from schemas.fields import W3CDateTime, format_w3c_datetime, parse_w3c_datetime
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,12 @@ def test_emitted_in_utc_without_fraction():
     chicago = timezone(timedelta(hours=-6))
     value = datetime(2026, 1, 31, 2, 0, 0, 999999, tzinfo=chicago)
     assert format_w3c_datetime(value) == "2026-01-31T08:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_inbound_datetimes_at_the_ends_of_the_calendar_are_refused(text):
+    # Found by schemathesis: end_date=0001-01-01T00:00:00Z overflowed the window arithmetic (500).
+    with pytest.raises(ValidationError, match="out of range"):
+        W3CDateTime().deserialize(text)

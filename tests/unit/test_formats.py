@@ -30,3 +30,10 @@ def test_json_and_xml_come_from_the_same_data():
 def test_unicode_is_utf8_not_entities():
     body = to_xml("errors", [{"code": 400, "description": "Straße ✓"}])
     assert "Straße ✓".encode() in body
+
+
+def test_text_xml_cannot_carry_is_written_as_an_escape():
+    # Found by schemathesis: an error quoting a parameter named "\x01" made lxml raise (500).
+    body = to_xml("errors", [{"code": 400, "description": "\x01: Unknown field. \ud800 \ufffe"}])
+    root = etree.fromstring(body)
+    assert root.findtext("error/description") == "\\x01: Unknown field. \\ud800 \\ufffe"
