@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 from flask import Flask
@@ -33,6 +34,10 @@ SYNC_TASK = "open311.sync"
 #: procrastinate's cron for the status sync: every minute, deferred by whichever worker's
 #: periodic deferrer gets there first (procrastinate makes the deferral unique per minute).
 SYNC_CRON = "* * * * *"
+#: Seconds before procrastinate's worker is started again after it stopped on a database
+#: outage, doubling on each failed start up to the maximum.
+RESTART_DELAY = 0.5
+RESTART_DELAY_MAX = 5.0
 
 #: Deferring only ever uses the request's own connection, so this connector is never opened.
 queue_app = App(connector=SQLAlchemyPsycopg2Connector())
@@ -103,10 +108,23 @@ class QueueWorker:
 
     def _run(self) -> None:
         async def main() -> None:
-            async with self.app.open_async():
-                await self.app.run_worker_async(
-                    queues=[QUEUE], wait=True, install_signal_handlers=False, concurrency=1
-                )
+            # procrastinate stops its worker when the database goes away (its listener
+            # fails); the sweep alone would still deliver, but late, so start it again.
+            delay = RESTART_DELAY
+            while True:
+                started = time.monotonic()
+                try:
+                    async with self.app.open_async():
+                        await self.app.run_worker_async(
+                            queues=[QUEUE], wait=True, install_signal_handlers=False, concurrency=1
+                        )
+                except Exception as exc:
+                    log.warning("procrastinate worker stopped (%s)", type(exc).__name__)
+                if time.monotonic() - started > RESTART_DELAY_MAX:
+                    delay = RESTART_DELAY  # it had been running well: a fresh outage
+                log.warning("restarting the procrastinate worker in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_DELAY_MAX)
 
         self.task = self.loop.create_task(main())
         try:
