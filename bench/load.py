@@ -156,11 +156,17 @@ def wait_for(url: str, attempts: int = 300) -> None:
 
 
 @contextmanager
-def gateway(postgres: str, directory: Path) -> Iterator[Gateway]:
-    """A migrated throwaway database, the simulators, the server and one worker."""
+def gateway(
+    postgres: str, directory: Path, settings: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """A migrated throwaway database, the simulators, the server and one worker.
+
+    ``settings`` are extra ``OPEN311_*`` variables of the gateway's processes.
+    """
     with ExitStack() as stack:
         url = stack.enter_context(database(postgres, str(directory), "gateway"))
         env = {**os.environ, "OPEN311_DATABASE_URL": url, "OPEN311_ADAPTERS": ADAPTERS}
+        env.update(settings or {})
         gw = Gateway(directory, env)
         stack.callback(gw.stop)
         ports = {"department": free_port(), "citysourced": free_port()}
@@ -254,17 +260,18 @@ def storm(
     outcome: Outcome | None = None,
     during: Callable[[], None] | None = None,
 ) -> dict[str, float]:
-    """Run locust's users for ``seconds``; ``during`` runs half-way, in its own greenlet."""
+    """Run locust's users for ``seconds``; ``during`` runs alongside, in its own greenlet."""
     outcome = outcome if outcome is not None else Outcome()
     env = Environment(user_classes=[user_class(gw, outcome, baseline)])
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=users)
-    if during is not None:
-        gevent.spawn_later(seconds / 2, during)
+    side = gevent.spawn(during) if during is not None else None
     gevent.spawn_later(seconds, runner.quit)
     started = time.perf_counter()
     runner.greenlet.join()
     elapsed = time.perf_counter() - started
+    if side is not None:
+        side.join()  # never leave a crash half-done behind the storm
     total = env.stats.total
     return {
         "requests": total.num_requests,
