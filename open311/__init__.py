@@ -13,6 +13,8 @@ from open311.config import load_settings
 from open311.extensions import db, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+#: Seconds to wait for PostgreSQL to accept a new connection.
+DB_CONNECT_TIMEOUT = 5
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -29,9 +31,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.database_url.startswith("postgresql"):
+        # libpq waits forever for a server that accepts but never answers: give up and
+        # answer 503 instead of holding the resident's request (and a server thread).
+        engine_options["connect_args"] = {"connect_timeout": DB_CONNECT_TIMEOUT}
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
         MAX_CONTENT_LENGTH=settings.max_content_length,
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -284,3 +286,28 @@ def test_postgres_restart_answers_503_then_recovers(gateway, cluster, department
     )
     assert gateway["worker"].poll() is None
     assert gateway["server"].poll() is None
+
+
+def test_a_database_that_never_answers_is_a_503_not_a_hang():
+    # A listening socket that nobody accepts from: the TCP handshake succeeds (the kernel's
+    # backlog), then silence, as with a frozen server. libpq alone would wait forever.
+    from open311 import create_app
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        app = create_app({"database_url": f"postgresql://postgres@127.0.0.1:{port}/gateway"})
+        answers: list[tuple[int, bytes]] = []
+
+        def ask() -> None:
+            response = app.test_client().get("/open311/v2/services.json")
+            answers.append((response.status_code, response.data))
+
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        asking.join(timeout=120)  # a bound on a hang, not a timed assertion
+        assert answers, "the gateway still waits for a database that never answers"
+        [(status, body)] = answers
+        assert status == 503
+        assert json.loads(body)[0]["code"] == 503
