@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from adapters.base import Adapter, AdapterError, Delivery, Outbound
 from open311 import queue
@@ -41,6 +45,8 @@ log = logging.getLogger(__name__)
 ERROR_LIMIT = 500
 #: The longest ``Retry-After`` honoured, in seconds.
 RETRY_AFTER_LIMIT = 86400.0
+#: How long, at most, a worker keeps an outcome it could not write (database down).
+OUTCOME_RETRY_LIMIT = 60.0
 
 
 def now() -> datetime:
@@ -219,11 +225,40 @@ def run(claim: Claim) -> str:
     try:
         receipt: Delivery = adapter_for(job).create(outbound(request, job))
     except AdapterError as exc:
-        return _failed(claim, job, label, exc, settings)
+        return _record(label, partial(_failed, claim, job, label, exc, settings))
     except Exception as exc:  # an adapter bug must park the job, never lose it
         log.exception("delivery of %s crashed", label)
         error = AdapterError(f"{type(exc).__name__}: {exc}", retryable=True)
-        return _failed(claim, job, label, error, settings)
+        return _record(label, partial(_failed, claim, job, label, error, settings))
+    return _record(label, partial(_delivered, claim, job, request, receipt, label))
+
+
+def _record(label: str, write: Callable[[], str]) -> str:
+    # The back end has answered; losing that answer to a database outage would leave the
+    # job leased (OPEN311_DISPATCH_LEASE, minutes) before anyone tries again. Keep the
+    # outcome and write it once the database is back (the lease token still guards it).
+    deadline = time.monotonic() + min(_settings().dispatch_lease, OUTCOME_RETRY_LIMIT)
+    delay = 0.25
+    while True:
+        try:
+            return write()
+        except OperationalError:
+            db.session.rollback()
+            # SQLite's "database is locked" is contention, not an outage: no waiting there.
+            if db.engine.dialect.name != "postgresql" or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "could not record the outcome of %s (database unreachable), again in %.1fs",
+                label,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _delivered(
+    claim: Claim, job: DispatchJob, request: ServiceRequest, receipt: Delivery, label: str
+) -> str:
     stamp = now()
     if not _finish(claim, state=DELIVERED, reference=receipt.reference, delivered_at=stamp):
         db.session.rollback()

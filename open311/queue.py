@@ -21,7 +21,9 @@ from typing import Any
 from flask import Flask
 from procrastinate import App, PsycopgConnector
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+from procrastinate.exceptions import ConnectorException
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from open311.extensions import db
 from open311.models import DispatchJob
@@ -81,7 +83,14 @@ def defer(job: DispatchJob) -> None:
     if not uses_queue():
         return
     db.session.flush()  # the job needs its id
-    deliver_task.configure(connection=db.session.connection()).defer(dispatch_job_id=job.id)
+    try:
+        deliver_task.configure(connection=db.session.connection()).defer(dispatch_job_id=job.id)
+    except ConnectorException as exc:
+        # procrastinate wraps the database's own error: give it back, so that a lost
+        # database is answered 503 like anywhere else, not 500.
+        if isinstance(exc.__cause__, DBAPIError):
+            raise exc.__cause__ from exc
+        raise
 
 
 def conninfo(database_url: str) -> str:

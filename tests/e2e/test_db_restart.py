@@ -119,21 +119,20 @@ def gateway(cluster, department, tmp_path_factory) -> Iterator[dict[str, object]
         "OPEN311_DISPATCH_POLL": "0.05",
         "OPEN311_DISPATCH_BACKOFF": "0.05",
         "OPEN311_DISPATCH_BACKOFF_MAX": "0.2",
-        # A delivery whose outcome could not be written while the database was down is
-        # taken over when its lease runs out (looked up first, so never sent twice).
-        "OPEN311_DISPATCH_LEASE": "3",
+        # A claim whose commit was cut by the crash is taken over when its lease runs out.
+        "OPEN311_DISPATCH_LEASE": "15",
     }
     run(env, "db", "upgrade")
     run(env, "services", "import", str(path))
     key = run(env, "keys", "create", "--name", "e2e").strip().splitlines()[-1]
     port = free_port()
-    # The worker's log is kept beside the catalogue: it tells why a failed run failed.
+    # The processes' log is kept beside the catalogue: it tells why a failed run failed.
     worker_log = (path.parent / "worker.log").open("w")
     server = subprocess.Popen(
         [OPEN311, "serve", "--port", str(port), "--workers", "2"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=worker_log,
+        stderr=worker_log,
     )
     worker = subprocess.Popen(
         [OPEN311, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=worker_log
@@ -146,12 +145,25 @@ def gateway(cluster, department, tmp_path_factory) -> Iterator[dict[str, object]
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        yield {"base": base, "key": key, "server": server, "worker": worker}
+        yield {
+            "base": base,
+            "key": key,
+            "server": server,
+            "worker": worker,
+            "worker_log": path.parent / "worker.log",
+        }
     finally:
-        for process in (server, worker):
-            process.terminate()
-            process.wait(timeout=30)
-        worker_log.close()
+        try:
+            for process in (server, worker):
+                process.terminate()
+            for process in (server, worker):
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    raise
+        finally:
+            worker_log.close()
 
 
 def post(base: str, key: str, description: str, fmt: str = "json") -> requests.Response:
@@ -161,9 +173,9 @@ def post(base: str, key: str, description: str, fmt: str = "json") -> requests.R
     )
 
 
-def wait_until(condition, what: str) -> None:
+def wait_until(condition, what: str, retries: int = RETRIES) -> None:
     """Poll ``condition`` a bounded number of times (a safety limit, not a timed assertion)."""
-    for _ in range(RETRIES):
+    for _ in range(retries):
         if condition():
             return
         time.sleep(0.1)
@@ -277,7 +289,7 @@ def test_postgres_restart_answers_503_then_recovers(gateway, cluster, department
     # The same worker process delivers what was accepted, and its queue listener is back:
     # procrastinate itself runs the new request's queue job, not only the sweep.
     accepted = {first.json()[0]["service_request_id"], request_id} | stored
-    wait_until(lambda: accepted <= delivered(department), "delivery after the outage")
+    wait_until(lambda: accepted <= delivered(department), "delivery after the outage", 600)
     refs = [r["external_ref"] for r in sim_records(department)]
     assert len(refs) == len(set(refs))  # exactly once, whatever the outage cut short
     wait_until(
@@ -286,6 +298,48 @@ def test_postgres_restart_answers_503_then_recovers(gateway, cluster, department
     )
     assert gateway["worker"].poll() is None
     assert gateway["server"].poll() is None
+
+
+def job_of(url: str, request_id: str) -> tuple[str, int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.text(
+                    "SELECT j.state, j.attempts FROM dispatch_jobs j JOIN service_requests r "
+                    "ON r.id = j.request_pk WHERE r.service_request_id = :id"
+                ),
+                {"id": request_id},
+            ).one()
+            return row[0], row[1]
+    finally:
+        engine.dispose()
+
+
+def test_an_answer_received_while_the_database_is_down_is_recorded_after(
+    gateway, cluster, department
+):
+    # The department creates the record, then answers a second later: by then the
+    # database is gone. The worker keeps the answer and writes it when the database is
+    # back, with the same attempt (no second delivery, no wait for the lease to run out).
+    base, key = gateway["base"], gateway["key"]
+    requests.post(
+        f"{department.url}/_sim/faults",
+        json={"faults": [{"mode": "slow_after", "delay": 1.0}]},
+        timeout=5,
+    ).raise_for_status()
+    created = post(base, key, "answered during the outage")
+    assert created.status_code == 200, created.text
+    request_id = created.json()[0]["service_request_id"]
+    wait_until(lambda: request_id in delivered(department), "the department's record")
+    cluster.stop("immediate")
+    log = gateway["worker_log"]
+    wait_until(lambda: "could not record the outcome" in log.read_text(), "the kept outcome")
+    cluster.start()
+    wait_until(lambda: job_of(cluster.url, request_id)[0] == "delivered", "the outcome written")
+    assert job_of(cluster.url, request_id) == ("delivered", 1)
+    assert [r["external_ref"] for r in sim_records(department)].count(request_id) == 1
+    assert gateway["worker"].poll() is None
 
 
 def test_a_database_that_never_answers_is_a_503_not_a_hang():
