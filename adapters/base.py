@@ -112,6 +112,8 @@ class Change:
     is reported rather than dropped. ``identity`` is the back end's own identity for this
     change (an event or version number); when the back end has none, the gateway builds one
     from the record, the time and the raw status. ``version`` orders changes of one record.
+    ``agency`` and ``expected`` are the agency or crew the back end says is responsible and
+    when it expects the work done, where its protocol reports them (``None``: not said).
     """
 
     reference: str
@@ -121,6 +123,19 @@ class Change:
     raw_status: str | None = None
     version: int | None = None
     identity: str | None = None
+    agency: str | None = None
+    expected: datetime | None = None
+
+
+class PartialChanges(list[Change]):
+    """The answer of :meth:`Adapter.changes_since` when the adapter stopped before the end
+    of the window (a page cap): every change up to ``until`` has been read, later ones not,
+    so the caller must ask again from there rather than from the start of its pass."""
+
+    def __init__(self, changes: list[Change], *, until: datetime) -> None:
+        """Hold ``changes`` (oldest first), read completely up to ``until``."""
+        super().__init__(changes)
+        self.until = until
 
 
 class NoSettings(Schema):

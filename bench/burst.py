@@ -120,7 +120,9 @@ def run(count: int, workers: int, postgres: str | None, rate: float) -> dict[str
         smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
         smtp.start()
         stack.callback(smtp.stop)
-        neighbour = create_app({"database_url": f"sqlite:///{directory}/neighbour.sqlite3"})
+        neighbour = create_app(
+            {"database_url": f"sqlite:///{directory}/neighbour.sqlite3", "rate_limits": "false"}
+        )
         with neighbour.app_context():
             upgrade()
             import_catalogue(
@@ -133,7 +135,14 @@ def run(count: int, workers: int, postgres: str | None, rate: float) -> dict[str
         served = Running(neighbour)
         stack.callback(served.stop)
 
-        app = create_app({"database_url": url, "adapters": ADAPTERS, "dispatch": "manual"})
+        app = create_app(
+            {
+                "database_url": url,
+                "adapters": ADAPTERS,
+                "dispatch": "manual",
+                "rate_limits": "false",
+            }
+        )
         with app.app_context():
             upgrade()
             catalogue = copy.deepcopy(CATALOGUE)

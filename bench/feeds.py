@@ -265,7 +265,7 @@ def main() -> None:
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = admin.url.set(database=name).render_as_string(hide_password=False)
-    env = {**os.environ, "OPEN311_DATABASE_URL": url}
+    env = {**os.environ, "OPEN311_DATABASE_URL": url, "OPEN311_RATE_LIMITS": "false"}
     server = None
     try:
         run(env, "db", "upgrade")

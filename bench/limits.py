@@ -83,7 +83,7 @@ def main() -> None:
     }
 
     with throwaway_postgres_database() as url:
-        app = create_app({"database_url": url})
+        app = create_app({"database_url": url, "rate_limits": "false"})
         with app.app_context():
             upgrade()
             import_catalogue(catalogue_with_twin("no-limits", "Twin without limits"))

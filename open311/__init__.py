@@ -31,7 +31,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a failed statement's message would carry names and e-mails into
+    # the error log; the statement itself is enough to find the bug.
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if settings.database_url.startswith("postgresql"):
         # libpq waits forever for a server that accepts but never answers: give up and
         # answer 503 instead of holding the resident's request (and a server thread).
@@ -43,9 +45,21 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}
 
-    from open311 import cli, errors, hooks, mappage, registry, spatial, sqlite, unsubscribe
+    from open311 import (
+        cli,
+        errors,
+        hooks,
+        logs,
+        mappage,
+        ratelimits,
+        registry,
+        spatial,
+        sqlite,
+        unsubscribe,
+    )
     from open311.api import bp
 
+    logs.init_app(app, logs.default_format(settings.log_format, app.debug))
     sqlite.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
@@ -57,4 +71,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     mappage.init_app(app)
     hooks.init_app(app)
     unsubscribe.init_app(app)
+    ratelimits.init_app(app)
     return app

@@ -13,9 +13,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from open311.catalogue import CatalogueError, import_catalogue, read_catalogue_file
 from open311.config import ConfigError
 from open311.errors import ApiError
+from open311.keys_cli import keys_cli
 
 services_cli = click.Group("services", help="Manage the service catalogue.")
-keys_cli = click.Group("keys", help="Manage API keys.")
 requests_cli = click.Group("requests", help="Work on stored service requests.")
 boundary_cli = click.Group("boundary", help="Manage the city limits of each jurisdiction.")
 
@@ -94,27 +94,6 @@ def boundary_show() -> None:
         click.echo("No catalogue is loaded: run open311 services import FILE first.")
     for jurisdiction in jurisdictions:
         click.echo(f"{jurisdiction.jurisdiction_id}: {boundary_status(jurisdiction)}")
-
-
-@keys_cli.command("create")
-@click.option("--name", required=True, help="Who the key is for, e.g. the app's name.")
-@click.option("--admin", is_flag=True, help="Staff key: may see delivery states.")
-@click.option(
-    "--vendor",
-    metavar="BACKEND",
-    help="Vendor key bound to this back end: its requests with contacts, and their updates.",
-)
-@with_appcontext
-def keys_create(name: str, admin: bool, vendor: str | None) -> None:
-    """Create an API key; the key is printed alone on the last line, and only once."""
-    from open311.keys import create_key
-
-    try:
-        row, secret = create_key(name, admin=admin, vendor=vendor)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Created API key {row.prefix} for {name!r}. Store it now; it is not shown again:")
-    click.echo(secret)
 
 
 @requests_cli.command("close")
@@ -250,7 +229,10 @@ def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (not Flask's development server)."""
     from gunicorn.app.base import BaseApplication
 
-    from open311 import create_app
+    from open311 import create_app, logs
+    from open311.config import load_settings
+
+    log_format = logs.default_format(load_settings("").log_format)
 
     class Gateway(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -258,12 +240,14 @@ def serve_command(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", "-")
             if "control_socket_disable" in self.cfg.settings:
                 # One fixed control socket per user would clash between two gateways.
                 self.cfg.set("control_socket_disable", True)
-            # Log the path only: query strings of GET filters are fine, but never form bodies.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')
+            # No gunicorn access log: the app writes one line per request itself (path only,
+            # never a query string that may hold api_key), with its request id; gunicorn's
+            # own lines come out in the same format.
+            self.cfg.set("accesslog", None)
+            self.cfg.set("logger_class", logs.gunicorn_logger(log_format))
 
         def load(self) -> Flask:
             app = create_app()

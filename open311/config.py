@@ -42,6 +42,7 @@ class Settings:
     dispatch_poll: float = 1.0
     #: Seconds between polls of each back end for changes, and how far each poll reaches
     #: back before the previous one started (clock skew, records invisible for a while).
+    #: On PostgreSQL the interval is at least 60 and taken in whole minutes (open311.sync).
     sync_interval: float = 60.0
     sync_overlap: float = 600.0
     #: Residents' status e-mails: the SMTP relay (none: no messages are queued), the sender,
@@ -55,6 +56,24 @@ class Settings:
     #: addresses (tests, a lab); refused by default, so no app can make the gateway probe
     #: the city's own network.
     subscriptions_allow_private: str = "false"
+    #: Rate limits (:mod:`open311.ratelimits`), counted per API key and client address, one
+    #: budget per endpoint family; ``limits`` strings such as ``30/minute`` or ``1000/day``.
+    rate_limits: str = "true"
+    rate_limit_get: str = "600/minute"
+    rate_limit_post: str = "30/minute"
+    rate_limit_updates: str = "120/minute"
+    rate_limit_subscriptions: str = "30/minute"
+    #: Starts every counter's name, so that several gateways can share one Redis.
+    rate_limit_prefix: str = "open311"
+    #: Where the counters live: Redis (``redis://host:6379/0``) lets several servers share
+    #: one count; without it each process counts alone, in memory.
+    redis_url: str | None = None
+    #: How many proxies in front of the gateway set ``X-Forwarded-For``; 0 trusts none, and
+    #: the client address is the connection's.
+    trusted_proxies: int = 0
+    #: ``json`` (one JSON object a line, the default) or ``text`` (readable, the default when
+    #: Flask runs in debug mode): the access line of each request and every other log line.
+    log_format: str | None = None
     #: Base-map tiles of the /map page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;
     #: none by default, so that the page works offline.
     map_tiles: str | None = None
@@ -102,14 +121,48 @@ _FLOAT_FIELDS = {
     "notify_backoff",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_RATE_LIMITS = {
+    "rate_limit_get",
+    "rate_limit_post",
+    "rate_limit_updates",
+    "rate_limit_subscriptions",
+}
 _CHOICES = {
     "endpoint_type": {"production", "test"},
     "dispatch": {"inline", "manual"},
     "subscriptions_allow_private": {"true", "false"},
+    "rate_limits": {"true", "false"},
+    "log_format": {"json", "text"},
 }
 
 
+def _rate_limit(name: str, raw: Any) -> str:
+    from limits import parse_many
+
+    value = str(raw).strip()
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise ConfigError(
+            f"OPEN311_{name.upper()} must be a rate limit such as 30/minute or "
+            f"100 per hour;5/second, got {value!r}"
+        )
+    return value
+
+
 def _coerce(name: str, raw: Any) -> Any:
+    if name in _RATE_LIMITS:
+        return _rate_limit(name, raw)
+    if name == "trusted_proxies":
+        try:
+            count = int(raw)
+        except (TypeError, ValueError):
+            count = -1
+        if not 0 <= count <= 10:
+            raise ConfigError(f"OPEN311_TRUSTED_PROXIES must be 0 to 10, got {raw!r}")
+        return count
     if name in _INT_FIELDS:
         try:
             value = int(raw)
@@ -148,6 +201,12 @@ def _coerce(name: str, raw: Any) -> Any:
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ConfigError(f"OPEN311_PUBLIC_URL must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
+    if name == "redis_url" and urlsplit(value).scheme not in {"redis", "rediss", "redis+unix"}:
+        raise ConfigError(f"OPEN311_REDIS_URL must be a redis:// or rediss:// URL, got {value!r}")
+    if name == "rate_limit_prefix" and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise ConfigError(
+            f"OPEN311_RATE_LIMIT_PREFIX must be 1-64 letters, digits or _.:-, got {value!r}"
+        )
     if name == "database_url" and "://" not in value:
         raise ConfigError(f"OPEN311_DATABASE_URL is not a database URL: {value!r}")
     return value
@@ -182,4 +241,24 @@ def load_settings(
         if name not in known:
             raise ConfigError(f"unknown setting {name!r}")
         settings = replace(settings, **{name: _coerce(name, raw)})
+    _check_sync_interval(settings)
     return settings
+
+
+#: On PostgreSQL the status sync is procrastinate's periodic task, deferred once a minute.
+PERIODIC_SYNC_SECONDS = 60.0
+
+
+def _check_sync_interval(settings: Settings) -> None:
+    # Refused rather than quietly stretched: procrastinate's cron cannot run the sync more
+    # often than once a minute, and a sync in every worker's own loop would poll the back
+    # ends once per worker instead of once per period.
+    if (
+        settings.database_url.startswith("postgresql")
+        and settings.sync_interval < PERIODIC_SYNC_SECONDS
+    ):
+        raise ConfigError(
+            f"OPEN311_SYNC_INTERVAL must be at least {PERIODIC_SYNC_SECONDS:.0f} seconds on "
+            f"PostgreSQL, got {settings.sync_interval:g}: the status sync runs there as a "
+            "procrastinate periodic task, at most once a minute"
+        )

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from open311.extensions import db
 from open311.formats import render
 from schemas.errors import ErrorSchema
+from schemas.inputs import text_problem
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,18 @@ def _close_session(exc: BaseException | None) -> None:
         db.session.registry.clear()  # the dead connection is invalidated, not pooled
 
 
+def _refuse_unstorable_path_values() -> None:
+    # An id in the path is compared with stored text: PostgreSQL refuses NUL in a query
+    # parameter outright (a 500), and U+FFFD stands for bytes that were not UTF-8.
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and text_problem(value):
+            raise ApiError(400, f"The {name} in the path is not valid text.")
+
+
 def init_app(app: Flask) -> None:
     """Route every error through the GeoReport error renderer."""
     app.teardown_appcontext(_close_session)
+    app.before_request(_refuse_unstorable_path_values)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)

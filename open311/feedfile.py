@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from lxml import etree
 
@@ -88,7 +88,8 @@ def parse(data: bytes) -> list[Record]:
 
 def _json_records(text: str) -> list[Record]:
     try:
-        document = json.loads(text)
+        # orjson: bounded depth (the standard json raises RecursionError) and no NaN.
+        document = orjson.loads(text)
     except ValueError as exc:
         raise FeedError(f"not valid JSON: {exc}") from None
     if isinstance(document, dict):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 
@@ -19,6 +18,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from adapters import jsondoc
 from adapters.base import SettingsError
 from adapters.department import mapping
 from open311.clock import utcnow
@@ -93,7 +93,7 @@ def department_hook(dept: str) -> Response:
         log.warning("webhook for %s refused: %s", dept, problem)
         return _answer(401, problem)
     try:
-        event = json.loads(body)
+        event = jsondoc.parse(body)
         event_id = str(event.get("event_id") or request.headers.get("Webhook-Id") or "")
         change = mapping.change(event["work_request"])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -17,7 +17,7 @@ from open311.dispatch import enqueue
 from open311.errors import ApiError, flatten_messages
 from open311.extensions import db
 from open311.jurisdictions import resolve_jurisdiction
-from open311.keys import verify_key
+from open311.keys import require_key
 from open311.limits import check_service_area, require_served
 from open311.models import ApiKey, Service, ServiceRequest, Token
 from open311.replay import FORM_FIELD, body_digest, client_key, earlier
@@ -88,7 +88,9 @@ def check_answers(service: Service, submitted: dict[str, list[str]]) -> dict[str
             {k: v for k, v in data.items() if k not in problems}
         )
     except ValidationError as exc:
-        problems.update(exc.messages)  # type: ignore[arg-type]
+        for code, messages in exc.messages.items():  # type: ignore[union-attr]
+            # A code already refused (sent twice) was left out, so "required" would mislead.
+            problems.setdefault(code, messages)
         stored = {}
     known = {a["code"] for a in service.attributes}
     for code, value in data.items():
@@ -139,12 +141,7 @@ def submit(
     replay_key = client_key(idempotency_key, form)
     plain, submitted = split_form(form)
     plain.pop(FORM_FIELD, None)
-    key = verify_key(api_key_override or plain.get("api_key"))
-    if key is None:
-        raise ApiError(403, "A valid api_key is required to submit requests.")
-    if key.vendor is not None:
-        # A vendor key reads its own requests and posts their updates, nothing else.
-        raise ApiError(403, "A vendor key cannot submit requests.")
+    key = require_key(api_key_override or plain.get("api_key"), "submit")
     digest = body_digest(form, api_key_override) if replay_key else None
     if replay_key and digest:
         row = earlier(key.id, replay_key, digest)
@@ -220,7 +217,6 @@ def _store(
         client_key=replay_key,
         body_digest=digest,
     )
-    key.last_used_at = now
     try:
         db.session.add(row)
         db.session.flush()

@@ -5,31 +5,33 @@ applies a change the reporter can see, a new public status or new public notes, 
 when the reporter gave an e-mail address and has not unsubscribed. Workers send due messages
 outside any web request (:func:`send_due`), claiming each with a lease so that two workers
 never send the same one; a refusal is retried with backoff; a message the server accepted is
-never sent again. Addresses never appear in the log.
+never sent again. Addresses never appear in the log. Delivery is at least once (an SMTP
+answer can be lost after the server took the message); every attempt carries the same
+``Message-ID``, so a copy can be recognised and dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
+from open311 import outbox
 from open311.clock import utcnow
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Notification, OptOut, RequestUpdate, ServiceRequest
-from open311.models.notifications import FAILED, QUEUED, SENT
+from open311.models.notifications import FAILED, QUEUED
 
 log = logging.getLogger(__name__)
 
-#: How long a worker may hold a message before another may try it.
-LEASE = timedelta(minutes=2)
 SMTP_TIMEOUT = 10.0
 
 
@@ -66,6 +68,19 @@ def queue(update_row: RequestUpdate) -> Notification:
     return notification
 
 
+def message_id(notification: Notification, settings: Settings) -> str:
+    """The ``Message-ID`` of ``notification``, the same on every attempt to send it.
+
+    Sending is at least once: a server that took the message but whose answer was lost gets
+    it again, and the same id lets mail systems (and the resident's client) drop the copy.
+    It is made of the notification's id and a digest of its token (the token itself is the
+    unsubscribe secret), at the sender's domain.
+    """
+    domain = parseaddr(settings.notify_from)[1].rpartition("@")[2] or "open311.local"
+    digest = hashlib.sha256(notification.token.encode()).hexdigest()[:16]
+    return f"<status-{notification.id}.{digest}@{domain}>"
+
+
 def message(notification: Notification, settings: Settings) -> EmailMessage:
     """The e-mail for ``notification``: the new status and notes, and the unsubscribe link."""
     change = notification.update
@@ -77,8 +92,7 @@ def message(notification: Notification, settings: Settings) -> EmailMessage:
     mail["From"] = settings.notify_from
     mail["To"] = row.email
     mail["Subject"] = f"Your 311 request {row.service_request_id}: {status}"
-    # One Message-ID per notification: a mail system that sees the message twice can tell.
-    mail["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain="open311.local")
+    mail["Message-ID"] = message_id(notification, settings)
     mail["List-Unsubscribe"] = f"<{unsubscribe}>"
     lines = [
         f"Your request {row.service_request_id} ({row.service_name}) is now: {status}.",
@@ -96,21 +110,6 @@ def message(notification: Notification, settings: Settings) -> EmailMessage:
     return mail
 
 
-def _claim(notification_id: int, at: datetime) -> bool:
-    claimed = db.session.execute(
-        update(Notification)
-        .where(
-            Notification.id == notification_id,
-            Notification.state == QUEUED,
-            Notification.next_attempt_at <= at,
-            or_(Notification.lease_until.is_(None), Notification.lease_until < at),
-        )
-        .values(lease_until=at + LEASE)
-    )
-    db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
-
-
 def _deliver(mail: EmailMessage, settings: Settings) -> None:
     assert settings.notify_smtp_host is not None
     with smtplib.SMTP(
@@ -119,50 +118,50 @@ def _deliver(mail: EmailMessage, settings: Settings) -> None:
         smtp.send_message(mail)
 
 
-def send_one(notification_id: int) -> str | None:
-    """Send one due message if this worker wins it; returns its new state, or ``None``."""
-    settings = _settings()
-    if not settings.notify_smtp_host or not _claim(notification_id, now()):
-        return None
-    notification = db.session.get(Notification, notification_id)
-    assert notification is not None
-    notification.attempts += 1
+def _retries(settings: Settings) -> outbox.Retries:
+    # No ceiling: the few attempts of OPEN311_NOTIFY_MAX_ATTEMPTS bound the wait.
+    return outbox.Retries(settings.notify_max_attempts, settings.notify_backoff)
+
+
+#: Residents' messages, in no particular order.
+OUTBOX = outbox.Outbox(
+    name="notification",
+    model=Notification,
+    retries=_retries,
+)
+
+
+def _label(notification: Notification) -> str:
+    # The request's public id, never the address.
+    request_id = notification.update.request.service_request_id
+    return (
+        f"notification {notification.id} for request {request_id} (attempt {notification.attempts})"
+    )
+
+
+def _send(notification: Notification, settings: Settings) -> outbox.Sent | outbox.Failed:
     try:
         _deliver(message(notification, settings), settings)
     except (smtplib.SMTPException, OSError) as exc:
+        # The class and code only: a server's text may quote the address.
         code = getattr(exc, "smtp_code", None)
-        notification.last_error = f"{type(exc).__name__} {code or ''}".strip()
-        if notification.attempts >= settings.notify_max_attempts:
-            notification.state = FAILED
-        else:
-            delay = settings.notify_backoff * 2 ** (notification.attempts - 1)
-            notification.next_attempt_at = now() + timedelta(seconds=delay)
-        log.warning(
-            "notification %s for request %s not sent (%s), attempt %d",
-            notification.id,
-            notification.update.request.service_request_id,
-            notification.last_error,
-            notification.attempts,
-        )
-    else:
-        notification.state, notification.sent_at = SENT, utcnow()
-    notification.lease_until = None
-    db.session.commit()
-    return notification.state
+        return outbox.Failed(f"{type(exc).__name__} {code or ''}".strip())
+    return outbox.Sent()
+
+
+def send_one(notification_id: int) -> str | None:
+    """Send one due message if this worker wins it; returns its new state, or ``None``."""
+    if not _settings().notify_smtp_host:
+        return None
+    won = outbox.claim(OUTBOX, notification_id)
+    return outbox.run(OUTBOX, won, _send, _label) if won else None
 
 
 def send_due(limit: int = 50) -> int:
     """Send the messages that are due; returns how many were sent."""
     if not _settings().notify_smtp_host:
         return 0
-    due = db.session.scalars(
-        select(Notification.id)
-        .where(Notification.state == QUEUED, Notification.next_attempt_at <= now())
-        .order_by(Notification.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    return sum(1 for notification_id in due if send_one(notification_id) == SENT)
+    return outbox.send_due(OUTBOX, _send, _label, limit)
 
 
 def unsubscribe(token: str) -> ServiceRequest | None:

@@ -35,6 +35,7 @@ TASK = "open311.deliver"
 SYNC_TASK = "open311.sync"
 #: procrastinate's cron for the status sync: every minute, deferred by whichever worker's
 #: periodic deferrer gets there first (procrastinate makes the deferral unique per minute).
+#: Each run polls only the back ends whose OPEN311_SYNC_INTERVAL has elapsed (open311.sync).
 SYNC_CRON = "* * * * *"
 #: Seconds before procrastinate's worker is started again after it stopped on a database
 #: outage, doubling on each failed start up to the maximum.
@@ -60,7 +61,7 @@ def deliver_task(dispatch_job_id: int) -> None:
 
 
 def sync_task(timestamp: int) -> None:
-    """One pass of the status sync over every back end (``open311 sync``, scheduled).
+    """One pass of the status sync over the back ends that are due (scheduled each minute).
 
     Registered by :class:`QueueWorker` on the worker's own app: procrastinate's periodic
     deferrer defers through the app its task is bound to, which must be the asynchronous
@@ -70,7 +71,8 @@ def sync_task(timestamp: int) -> None:
 
     assert _flask_app is not None, "the worker sets the Flask app before running tasks"
     with _flask_app.app_context():
-        sync_pass()
+        # Every minute, but each back end only once its OPEN311_SYNC_INTERVAL has elapsed.
+        sync_pass(due_only=True)
 
 
 def uses_queue() -> bool:

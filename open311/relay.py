@@ -6,24 +6,25 @@ a :class:`~open311.models.Relay` is queued in the transaction that records the c
 residents using the vendor's app see it too. Workers send due relays outside any web
 request (:func:`send_due`), oldest first and one at a time per request (a later change never
 overtakes an earlier one), retried with the dispatch backoff. A change that came from that
-back end itself is never echoed back to it.
+back end itself is never echoed back to it. New public notes without a change of status are
+relayed too, with the status the request already has.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from adapters.base import AdapterError, PermanentError
-from open311.clock import utcnow
+from open311 import outbox
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, Relay, RequestUpdate, ServiceRequest
 from open311.models.dispatch import DELIVERED
-from open311.models.relays import FAILED, QUEUED, SENT
+from open311.models.relays import QUEUED, SENT
 from open311.registry import backend_adapter
 from open311.statuses import UNCHANGED, core_status, forward_table, reverse_table
 
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Adapters that can be told of a change made elsewhere.
 RELAY_ADAPTERS = frozenset({"citysourced"})
-#: How long a worker may hold a relay before another may try it.
-LEASE = timedelta(minutes=2)
 
 
 def now() -> datetime:
@@ -48,13 +47,32 @@ def vendor_status(backend: Backend, extended: str) -> str | None:
     return forward.get(extended) or (forward.get(core) if core else None)
 
 
+def current_status(row: ServiceRequest) -> str | None:
+    """The extended status ``row`` is in: that of the newest applied change that set one
+    (``unchanged`` notes set none), else its core status; ``None`` for a brand-new request.
+    Called before the change being recorded is flushed, so it is not counted."""
+    newest = db.session.scalar(
+        select(RequestUpdate.status)
+        .where(
+            RequestUpdate.request_pk == row.id,
+            RequestUpdate.applied.is_(True),
+            RequestUpdate.status.is_not(None),
+            RequestUpdate.status != UNCHANGED,
+        )
+        .order_by(RequestUpdate.updated_datetime.desc(), RequestUpdate.id.desc())
+        .limit(1)
+    )
+    return newest or row.status
+
+
 def queue_for(row: ServiceRequest, change: RequestUpdate) -> list[Relay]:
     """Add relays of ``change`` to the back ends holding ``row`` (not committed).
 
-    Only a change that moved the request's status is relayed, and never to the back end it
-    came from.
+    A change of status is relayed with its status; new public notes without one
+    (``unchanged``) with the status the request is already in, since ``UpdateThreeOneOne``
+    always carries a ``StatusType``. Never to the back end the change came from.
     """
-    if change.status is None or change.status == UNCHANGED:
+    if change.status is None or (change.status == UNCHANGED and not change.description):
         return []
     job = db.session.scalar(select(DispatchJob).where(DispatchJob.request_pk == row.id))
     # Not yet delivered: the vendor has no ticket to update yet; nothing to relay.
@@ -65,9 +83,10 @@ def queue_for(row: ServiceRequest, change: RequestUpdate) -> list[Relay]:
     backend = db.session.scalar(select(Backend).where(Backend.name == job.backend))
     if backend is None:
         return []
-    status = vendor_status(backend, change.status)
+    extended = current_status(row) if change.status == UNCHANGED else change.status
+    status = vendor_status(backend, extended) if extended else None
     if status is None:
-        log.warning("request %s: no %s status for %s", row.id, backend.name, change.status)
+        log.warning("request %s: no %s status for %s", row.id, backend.name, extended)
         return []
     stamp = now()
     relay = Relay(
@@ -110,41 +129,22 @@ def _settings() -> Settings:
     return settings
 
 
-def _claim(relay_id: int, at: datetime) -> bool:
-    claimed = db.session.execute(
-        update(Relay)
-        .where(
-            Relay.id == relay_id,
-            Relay.state == QUEUED,
-            Relay.next_attempt_at <= at,
-            or_(Relay.lease_until.is_(None), Relay.lease_until < at),
-        )
-        .values(lease_until=at + LEASE)
+#: One relay at a time per request, oldest first: a later change never overtakes.
+OUTBOX = outbox.Outbox(
+    name="relay",
+    model=Relay,
+    order=outbox.InOrder(("request_pk",)),
+)
+
+
+def _label(relay: Relay) -> str:
+    return (
+        f"relay {relay.id} of request {relay.request_pk} to {relay.backend}"
+        f" (attempt {relay.attempts})"
     )
-    db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _blocked(relay: Relay) -> bool:
-    """Whether an earlier relay of the same request is still waiting: order per request."""
-    earlier = select(Relay.id).where(
-        Relay.request_pk == relay.request_pk, Relay.state == QUEUED, Relay.id < relay.id
-    )
-    return db.session.scalar(earlier.limit(1)) is not None
-
-
-def send_one(relay_id: int) -> str | None:
-    """Send one due relay if this worker wins it; returns its new state, or ``None``."""
-    if not _claim(relay_id, now()):
-        return None
-    relay = db.session.get(Relay, relay_id)
-    assert relay is not None
-    if _blocked(relay):
-        relay.lease_until = None
-        db.session.commit()
-        return None
-    settings = _settings()
-    relay.attempts += 1
+def _send(relay: Relay, settings: Settings) -> outbox.Sent | outbox.Failed:
     try:
         backend = db.session.scalar(select(Backend).where(Backend.name == relay.backend))
         if backend is None:
@@ -154,37 +154,16 @@ def send_one(relay_id: int) -> str | None:
             relay.reference, relay.vendor_status, relay.update.description
         )
     except AdapterError as exc:
-        relay.last_error = str(exc)[:500]
-        if isinstance(exc, PermanentError) or relay.attempts >= settings.dispatch_max_attempts:
-            relay.state = FAILED
-        else:
-            delay = min(
-                settings.dispatch_backoff * 2 ** (relay.attempts - 1),
-                settings.dispatch_backoff_max,
-            )
-            relay.next_attempt_at = now() + timedelta(seconds=delay)
-        log.warning(
-            "relay %s of request %s to %s not sent (%s), attempt %d",
-            relay.id,
-            relay.request_pk,
-            relay.backend,
-            relay.last_error,
-            relay.attempts,
-        )
-    else:
-        relay.state, relay.sent_at = SENT, utcnow()
-    relay.lease_until = None
-    db.session.commit()
-    return relay.state
+        return outbox.Failed(str(exc), retryable=not isinstance(exc, PermanentError))
+    return outbox.Sent()
+
+
+def send_one(relay_id: int) -> str | None:
+    """Send one due relay if this worker wins it; returns its new state, or ``None``."""
+    won = outbox.claim(OUTBOX, relay_id)
+    return outbox.run(OUTBOX, won, _send, _label) if won else None
 
 
 def send_due(limit: int = 50) -> int:
     """Send the relays that are due, oldest first; returns how many were sent."""
-    due = db.session.scalars(
-        select(Relay.id)
-        .where(Relay.state == QUEUED, Relay.next_attempt_at <= now())
-        .order_by(Relay.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    return sum(1 for relay_id in due if send_one(relay_id) == SENT)
+    return outbox.send_due(OUTBOX, _send, _label, limit)

@@ -49,7 +49,16 @@ def date_range(
 
     :raises ApiError: 400 when the range is reversed or wider than allowed.
     """
-    now = now or utcnow()
+    try:
+        return _date_range(start, end, days, now or utcnow())
+    except OverflowError:
+        # 9999-12-31 plus the window, or 0001-01-01 minus it: no date a request can have.
+        raise ApiError(400, "start_date or end_date is out of range.") from None
+
+
+def _date_range(
+    start: datetime | None, end: datetime | None, days: int, now: datetime
+) -> tuple[datetime, datetime]:
     span = timedelta(days=days)
     if start is None and end is None:
         return now - span, now

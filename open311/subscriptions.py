@@ -18,23 +18,24 @@ import json
 import logging
 import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import JSONB
 
-from open311.clock import utcnow
+from open311 import outbox
 from open311.config import Settings
 from open311.extensions import db
 from open311.models import RequestUpdate, ServiceRequest, Subscription, SubscriptionDelivery
-from open311.models.subscriptions import FAILED, QUEUED, SENT
+from open311.models.subscriptions import QUEUED
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
 TIMEOUT = (2.0, 5.0)
 
 
@@ -70,40 +71,71 @@ def callback_problem(url: str) -> str | None:
     return None
 
 
-def matches(subscription: Subscription, row: ServiceRequest) -> bool:
-    """Whether a change to ``row`` concerns ``subscription``."""
-    if subscription.request_pk is not None:
-        return subscription.request_pk == row.id
-    if subscription.service_codes and row.service_code not in subscription.service_codes:
-        return False
-    if subscription.bbox:
-        if row.lat is None or row.long is None:
-            return False
-        west, south, east, north = subscription.bbox
-        return west <= row.long <= east and south <= row.lat <= north
-    return True
+def _unset(column: Any) -> Any:
+    """SQL: ``column`` holds no filter: SQL NULL, the JSON ``null`` an ORM ``None`` is
+    written as (``json_type``/``jsonb_typeof`` read both alike), or an empty list."""
+    postgres = db.engine.dialect.name == "postgresql"
+    kind = sa.func.jsonb_typeof(column) if postgres else sa.func.json_type(column)
+    return sa.or_(sa.func.coalesce(kind, "null") == "null", sa.cast(column, sa.Text) == "[]")
+
+
+def _lists_code(code: str) -> Any:
+    """SQL: the subscription's ``service_codes`` list holds ``code``."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.type_coerce(Subscription.service_codes, JSONB).contains([code])
+    codes = sa.func.json_each(Subscription.service_codes).table_valued("value")
+    return sa.exists(sa.select(sa.literal(1)).select_from(codes).where(codes.c.value == code))
+
+
+def _holds_point(long: float, lat: float) -> Any:
+    """SQL: the subscription's ``bbox`` ``[west, south, east, north]`` holds the point
+    (edges included)."""
+    kind = JSONB if db.engine.dialect.name == "postgresql" else sa.JSON
+    box = sa.type_coerce(Subscription.bbox, kind())
+    west, south, east, north = (box[i].as_float() for i in range(4))
+    return sa.and_(west <= long, long <= east, south <= lat, lat <= north)
+
+
+def candidates(row: ServiceRequest) -> Select[tuple[Subscription]]:
+    """The live subscriptions a change to ``row`` concerns, filtered in the database: one for
+    this request, or a filter whose service codes (if any) include its service and whose
+    bounding box (if any) holds its point. A request without a point matches no box."""
+    by_code = sa.or_(_unset(Subscription.service_codes), _lists_code(row.service_code))
+    if row.lat is None or row.long is None:
+        by_place = _unset(Subscription.bbox)
+    else:
+        by_place = sa.or_(_unset(Subscription.bbox), _holds_point(row.long, row.lat))
+    return (
+        select(Subscription)
+        .where(
+            Subscription.deleted_at.is_(None),
+            sa.or_(
+                Subscription.request_pk == row.id,
+                sa.and_(Subscription.request_pk.is_(None), by_code, by_place),
+            ),
+        )
+        .order_by(Subscription.id)
+    )
 
 
 def queue_for(row: ServiceRequest, change: RequestUpdate) -> int:
     """Queue deliveries of ``change`` to every matching live subscription (not committed)."""
     if change.status is None:  # an unmapped vendor status is not public
         return 0
-    live = db.session.scalars(select(Subscription).where(Subscription.deleted_at.is_(None)))
     stamp, queued = now(), 0
-    for subscription in live:
-        if matches(subscription, row):
-            db.session.add(
-                SubscriptionDelivery(
-                    subscription=subscription,
-                    update=change,
-                    request_pk=row.id,
-                    state=QUEUED,
-                    attempts=0,
-                    next_attempt_at=stamp,
-                    created_at=stamp,
-                )
+    for subscription in db.session.scalars(candidates(row)):
+        db.session.add(
+            SubscriptionDelivery(
+                subscription=subscription,
+                update=change,
+                request_pk=row.id,
+                state=QUEUED,
+                attempts=0,
+                next_attempt_at=stamp,
+                created_at=stamp,
             )
-            queued += 1
+        )
+        queued += 1
     return queued
 
 
@@ -127,30 +159,27 @@ def payload(delivery: SubscriptionDelivery) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
 
-def _claim(delivery_id: int, at: datetime) -> bool:
-    claimed = db.session.execute(
-        update(SubscriptionDelivery)
-        .where(
-            SubscriptionDelivery.id == delivery_id,
-            SubscriptionDelivery.state == QUEUED,
-            SubscriptionDelivery.next_attempt_at <= at,
-            or_(SubscriptionDelivery.lease_until.is_(None), SubscriptionDelivery.lease_until < at),
-        )
-        .values(lease_until=at + LEASE)
-    )
-    db.session.commit()
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+#: One webhook at a time per subscription and request, oldest first.
+OUTBOX = outbox.Outbox(
+    name="webhook",
+    model=SubscriptionDelivery,
+    order=outbox.InOrder(("subscription_pk", "request_pk")),
+)
 
 
-def _blocked(delivery: SubscriptionDelivery) -> bool:
-    """Whether an earlier delivery to the same subscription about the same request waits."""
-    earlier = select(SubscriptionDelivery.id).where(
-        SubscriptionDelivery.subscription_pk == delivery.subscription_pk,
-        SubscriptionDelivery.request_pk == delivery.request_pk,
-        SubscriptionDelivery.state == QUEUED,
-        SubscriptionDelivery.id < delivery.id,
+def _label(delivery: SubscriptionDelivery) -> str:
+    # The subscription id, never the URL: it may carry an app's token.
+    return (
+        f"webhook {delivery.id} to subscription {delivery.subscription_pk}"
+        f" (attempt {delivery.attempts})"
     )
-    return db.session.scalar(earlier.limit(1)) is not None
+
+
+def _send(delivery: SubscriptionDelivery, settings: Settings) -> outbox.Sent | outbox.Failed:
+    if delivery.subscription.deleted_at is not None:
+        return outbox.Failed("unsubscribed", retryable=False)
+    error = _post(delivery)
+    return outbox.Sent() if error is None else outbox.Failed(error)
 
 
 def _post(delivery: SubscriptionDelivery) -> str | None:
@@ -185,51 +214,10 @@ def _post(delivery: SubscriptionDelivery) -> str | None:
 
 def send_one(delivery_id: int) -> str | None:
     """Send one due delivery if this worker wins it; returns its new state, or ``None``."""
-    if not _claim(delivery_id, now()):
-        return None
-    delivery = db.session.get(SubscriptionDelivery, delivery_id)
-    assert delivery is not None
-    if _blocked(delivery) or delivery.subscription.deleted_at is not None:
-        if delivery.subscription.deleted_at is not None:
-            delivery.state, delivery.last_error = FAILED, "unsubscribed"
-        delivery.lease_until = None
-        db.session.commit()
-        return None
-    settings = _settings()
-    delivery.attempts += 1
-    error = _post(delivery)
-    if error is None:
-        delivery.state, delivery.sent_at = SENT, utcnow()
-    else:
-        delivery.last_error = error[:500]
-        if delivery.attempts >= settings.dispatch_max_attempts:
-            delivery.state = FAILED
-        else:
-            delay = min(
-                settings.dispatch_backoff * 2 ** (delivery.attempts - 1),
-                settings.dispatch_backoff_max,
-            )
-            delivery.next_attempt_at = now() + timedelta(seconds=delay)
-        # The subscription id, never the URL: it may carry an app's token.
-        log.warning(
-            "webhook %s to subscription %s not delivered (%s), attempt %d",
-            delivery.id,
-            delivery.subscription_pk,
-            delivery.last_error,
-            delivery.attempts,
-        )
-    delivery.lease_until = None
-    db.session.commit()
-    return delivery.state
+    won = outbox.claim(OUTBOX, delivery_id)
+    return outbox.run(OUTBOX, won, _send, _label) if won else None
 
 
 def send_due(limit: int = 50) -> int:
     """Send the deliveries that are due, oldest first; returns how many were delivered."""
-    due = db.session.scalars(
-        select(SubscriptionDelivery.id)
-        .where(SubscriptionDelivery.state == QUEUED, SubscriptionDelivery.next_attempt_at <= now())
-        .order_by(SubscriptionDelivery.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    return sum(1 for delivery_id in due if send_one(delivery_id) == SENT)
+    return outbox.send_due(OUTBOX, _send, _label, limit)

@@ -10,6 +10,7 @@ back end that is down is asked again from the same point next time.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from adapters.base import Adapter, AdapterError, Change, SettingsError
-from open311.config import Settings
+from adapters.base import Adapter, AdapterError, Change, PartialChanges, SettingsError
+from open311.config import PERIODIC_SYNC_SECONDS, Settings
 from open311.extensions import db
 from open311.models import Backend, DispatchJob, ServiceRequest, SyncCursor
 from open311.registry import backend_adapter
@@ -103,6 +104,8 @@ def apply_change(backend: Backend, change: Change) -> str:
                 description=change.notes,
                 raw_status=change.raw_status,
                 version=change.version,
+                agency_responsible=change.agency,
+                expected_datetime=change.expected,
             ),
         )
     except DuplicateUpdate:
@@ -120,13 +123,29 @@ def _since(backend: str, overlap: timedelta, started: datetime) -> datetime:
     return (first or started) - overlap
 
 
-def _advance(backend: str, started: datetime) -> None:
+def _advance(backend: str, until: datetime, started: datetime) -> None:
+    # polled_until only ever moves forward; updated_at is when the last complete pass began,
+    # which is what the schedule of due_only passes counts from.
     cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.backend == backend))
     if cursor is None:
-        db.session.add(SyncCursor(backend=backend, polled_until=started, updated_at=started))
-    elif started > cursor.polled_until:
-        cursor.polled_until, cursor.updated_at = started, started
+        db.session.add(SyncCursor(backend=backend, polled_until=until, updated_at=started))
+    else:
+        cursor.polled_until = max(cursor.polled_until, until)
+        cursor.updated_at = started
     db.session.commit()
+
+
+def is_due(backend: str, interval: float, now: datetime) -> bool:
+    """Whether a scheduled pass should poll ``backend`` now: its interval, rounded up to
+    whole minutes of the periodic task (:data:`PERIODIC_SYNC_SECONDS`), has elapsed since its
+    last complete pass began, give or take half a minute of the worker's scheduling jitter.
+    A back end never polled, or whose last pass failed (its cursor did not move), is due."""
+    cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.backend == backend))
+    if cursor is None:
+        return True
+    tick = PERIODIC_SYNC_SECONDS
+    period = math.ceil(interval / tick) * tick
+    return (now - cursor.updated_at).total_seconds() >= period - tick / 2
 
 
 def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncResult:
@@ -135,7 +154,8 @@ def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncRe
     started = started or datetime.now(UTC)
     result = SyncResult(backend.name)
     adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
-    since = _since(backend.name, timedelta(seconds=settings.sync_overlap), started)
+    overlap = timedelta(seconds=settings.sync_overlap)
+    since = _since(backend.name, overlap, started)
     try:
         changes = adapter.changes_since(since)
     except AdapterError as exc:
@@ -149,17 +169,31 @@ def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncRe
         log.warning(
             "sync %s: %d change(s) with unknown statuses", backend.name, result.counts[UNKNOWN]
         )
-    _advance(backend.name, started)
+    if isinstance(changes, PartialChanges):
+        # Read completely only up to its last change: the next pass starts right there (the
+        # cursor is kept one overlap later, as _since takes one off). Starting an overlap
+        # earlier would read a backlog longer than the adapter's cap again and again.
+        _advance(backend.name, changes.until + overlap, started)
+    else:
+        _advance(backend.name, started, started)
     return result
 
 
-def sync_all(adapter_name: str | None = None) -> list[SyncResult]:
-    """One pass over every back end that can report changes (or those of one adapter)."""
+def sync_all(adapter_name: str | None = None, *, due_only: bool = False) -> list[SyncResult]:
+    """One pass over every back end that can report changes (or those of one adapter).
+
+    With ``due_only`` (the periodic task on PostgreSQL, which runs every minute) a back end
+    whose ``OPEN311_SYNC_INTERVAL`` has not yet elapsed (:func:`is_due`) is left out.
+    """
+    settings: Settings = current_app.extensions["open311"]["settings"]
     query = select(Backend).order_by(Backend.name)
     if adapter_name is not None:
         query = query.where(Backend.adapter == adapter_name)
     results = []
+    now = datetime.now(UTC)
     for backend in db.session.scalars(query).all():
+        if due_only and not is_due(backend.name, settings.sync_interval, now):
+            continue
         try:
             adapter = backend_adapter(backend.name, backend.adapter, backend.settings)
         except (SettingsError, LookupError) as exc:  # e.g. a secret's variable is unset

@@ -34,6 +34,9 @@ class NewUpdate:
     :param status: mySociety extended status, or ``None`` when the vendor's is unknown.
     :param source_ref: the source's own identity for this change; a second change with the
         same ``(source, source_ref)`` is a duplicate and is not stored.
+    :param agency_responsible: the agency or crew the source says now has the request, and
+    :param expected_datetime: when it expects the work done; ``None`` when it does not say
+        (the request keeps what it had). Like the status, only the newest change sets them.
     """
 
     status: str | None
@@ -44,6 +47,8 @@ class NewUpdate:
     raw_status: str | None = None
     version: int | None = None
     media_url: str | None = None
+    agency_responsible: str | None = None
+    expected_datetime: datetime | None = None
 
 
 class DuplicateUpdate(Exception):
@@ -115,6 +120,12 @@ def record(row: ServiceRequest, change: NewUpdate) -> RequestUpdate:
         elif change.description:
             row.status_notes = change.description
         row.updated_datetime = max(row.updated_datetime, change.updated)
+        # Only what the source says: a back end that does not report an agency or a date
+        # leaves the ones set by the 311 center or an earlier change alone.
+        if change.agency_responsible:
+            row.agency_responsible = change.agency_responsible[:200]
+        if change.expected_datetime is not None:
+            row.expected_datetime = change.expected_datetime
         if (row.status, row.status_notes) != before and notify.wanted(row):
             notify.queue(update)
         # Not flushed yet: a concurrent duplicate must fail in the flush below, as a 400.

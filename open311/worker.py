@@ -31,12 +31,15 @@ def _log_failure(exc: Exception, failures: int) -> None:
         log.warning("dispatch worker iteration failed again (%d): %s", failures, type(exc).__name__)
 
 
-def sync_pass() -> None:
-    """One pass of the status sync, logged; never raises (the next period tries again)."""
+def sync_pass(*, due_only: bool = False) -> None:
+    """One pass of the status sync, logged; never raises (the next period tries again).
+
+    ``due_only`` polls only the back ends whose interval has elapsed (the periodic task).
+    """
     from open311.sync import sync_all
 
     try:
-        for result in sync_all():
+        for result in sync_all(due_only=due_only):
             log.info("sync %s", result.line())
     except Exception:  # a back end or the database may be down; try again next period
         log.exception("status sync failed")

@@ -46,9 +46,15 @@ def parse_w3c_datetime(text: str, *, allow_date_only: bool = True) -> datetime:
         time, fraction = time.split(".")
         fraction = "." + fraction[:6].ljust(6, "0")
     try:
-        return datetime.fromisoformat(f"{match['date']}T{time}{fraction}{tz}")
+        value = datetime.fromisoformat(f"{match['date']}T{time}{fraction}{tz}")
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a valid date and time: {exc}") from None
+    try:
+        # Every comparison and every stored value is in UTC: 0001-01-01T00:00+05:00 has none.
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range once converted to UTC") from None
+    return value
 
 
 def format_w3c_datetime(value: datetime) -> str:

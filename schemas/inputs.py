@@ -27,6 +27,10 @@ DESCRIPTION_MAX = 4000
 #: Largest ``radius`` of a geographic search, in metres: the whole region, not the planet.
 RADIUS_MAX = 100_000
 
+#: A number as people and programs write it. Python's float() also takes "1_0" (10),
+#: Arabic-Indic digits and "infinity"; a coordinate read that way is not what was meant.
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+
 # XML 1.0 cannot carry these; refusing them at the door keeps every stored text renderable.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -59,6 +63,24 @@ def Text(max_length: int = 200, *, one_line: bool = True, **kwargs: Any) -> fiel
     return fields.String(validate=checks, **kwargs)
 
 
+def is_decimal(text: str) -> bool:
+    """Whether ``text`` is a plain decimal number (optionally signed, with an exponent)."""
+    return _DECIMAL.fullmatch(text) is not None
+
+
+class Number(fields.Float):
+    """A finite float written in plain decimal digits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, str) and not is_decimal(value):
+            raise self.make_error("invalid")
+        number: float = super()._deserialize(value, attr, data, **kwargs)
+        return number
+
+
 def _blank_to_missing(data: Any) -> Any:
     # The spec's optional-argument rule: "x=" means the same as not sending x at all.
     if isinstance(data, dict):
@@ -75,8 +97,8 @@ class PostRequestForm(Schema):
     jurisdiction_id = Text()
     api_key = Text()
     service_code = Text(required=True)
-    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)
-    long = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
+    lat = Number(validate=validate.Range(min=-90, max=90))
+    long = Number(validate=validate.Range(min=-180, max=180))
     address_string = Text(1000)
     address_id = Text()
     email = fields.Email(validate=[validate.Length(max=320), _one_line])
@@ -149,11 +171,9 @@ class RequestsQuery(JurisdictionQuery):
     updated_after = W3CDateTime()
     updated_before = W3CDateTime()
     bbox = fields.String(validate=validate.Length(max=200))
-    lat = fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False)
-    long = fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False)
-    radius = fields.Float(
-        validate=validate.Range(min=0, max=RADIUS_MAX, min_inclusive=False), allow_nan=False
-    )
+    lat = Number(validate=validate.Range(min=-90, max=90))
+    long = Number(validate=validate.Range(min=-180, max=180))
+    radius = Number(validate=validate.Range(min=0, max=RADIUS_MAX, min_inclusive=False))
     q = Text(200)
     extensions = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"})
 
@@ -200,6 +220,8 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     message = "bbox must be minLon,minLat,maxLon,maxLat in degrees, e.g. -88.41,41.67,-88.2,41.83."
     if len(parts) != 4:
         raise ValidationError({"bbox": [message]})
+    if not all(is_decimal(part) for part in parts):
+        raise ValidationError({"bbox": [message]})
     try:
         min_lon, min_lat, max_lon, max_lat = (float(part) for part in parts)
     except ValueError:
@@ -217,8 +239,8 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 class LocationQuery(JurisdictionQuery):
     """Query string of ``GET locations/validate``."""
 
-    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90), allow_nan=False)
-    long = fields.Float(required=True, validate=validate.Range(min=-180, max=180), allow_nan=False)
+    lat = Number(required=True, validate=validate.Range(min=-90, max=90))
+    long = Number(required=True, validate=validate.Range(min=-180, max=180))
     service_code = Text()
 
 
@@ -235,6 +257,8 @@ def query_to_dict(args: Any, list_fields: tuple[str, ...] = ()) -> dict[str, Any
 
 
 def _is_number(value: str) -> None:
+    if not is_decimal(value):
+        raise ValidationError(f"{value!r} is not a number.")
     try:
         number = float(value)
     except ValueError:

@@ -29,6 +29,11 @@ from open311.extensions import db
 from open311.keys import create_key
 from open311.models import Service, ServiceRequest
 
+# Tests share apps, keys and addresses far beyond any real client's budget: the rate limits
+# are off in every app and server a test starts, unless it turns them on itself
+# (tests/api/test_rate_limits.py).
+os.environ.setdefault("OPEN311_RATE_LIMITS", "false")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

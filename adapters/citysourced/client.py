@@ -7,13 +7,13 @@ HTTP 200 and only a ``Message``, so answers are classified by content, not statu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from lxml import etree
 
+from adapters import jsondoc
 from adapters.base import AuthError, PermanentError, TransientError
 from adapters.http import raise_for_status, snippet, transport
 from adapters.xml import parse
@@ -71,7 +71,7 @@ def parse_json(data: bytes) -> CsResponse:
 
     :raises ValueError: when it is not one.
     """
-    document = json.loads(data.decode("utf-8-sig"))
+    document = jsondoc.parse(data)
     if not isinstance(document, dict) or not document:
         raise ValueError("not a JSON object")
     body = next(iter(document.values()))  # the root key wraps everything

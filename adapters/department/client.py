@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from adapters import jsondoc
 from adapters.base import AuthError, TransientError
 from adapters.http import raise_for_status, snippet, transport
 
@@ -27,8 +28,8 @@ class Conflict(Exception):
 def _json(response: requests.Response, what: str) -> Any:
     # A BOM is tolerated; HTML error pages and truncated bodies are an unknown outcome.
     try:
-        return json.loads(response.content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
+        return jsondoc.parse(response.content)
+    except ValueError:
         raise TransientError(
             f"{what}: HTTP {response.status_code} with an unreadable body: {snippet(response)}",
             outcome_unknown=True,
@@ -66,7 +67,8 @@ class DepartmentClient:
         if response.status_code in (400, 401, 403):
             raise AuthError(f"token: credentials refused (HTTP {response.status_code})")
         self._raise_for_status(response, "token")
-        token = _json(response, "token").get("access_token")
+        document = _json(response, "token")
+        token = document.get("access_token") if isinstance(document, dict) else None
         if not isinstance(token, str) or not token:
             raise TransientError("token: answer without access_token")
         return token
@@ -111,7 +113,8 @@ class DepartmentClient:
             headers={"Idempotency-Key": key, "Content-Type": "application/json"},
         )
         if response.status_code == 409:
-            existing = _json(response, "create").get("existing_id")
+            document = _json(response, "create")
+            existing = document.get("existing_id") if isinstance(document, dict) else None
             if isinstance(existing, str) and existing:
                 raise Conflict(existing)
         self._raise_for_status(response, "create")

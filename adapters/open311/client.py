@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from adapters import jsondoc
 from adapters.base import TransientError
 from adapters.http import raise_for_status, snippet, transport
 
@@ -14,7 +15,7 @@ from adapters.http import raise_for_status, snippet, transport
 def _errors(response: requests.Response) -> str:
     # GeoReport errors are a list of {code, description}; anything else is shown raw.
     try:
-        body = json.loads(response.content.decode("utf-8-sig"))
+        body = jsondoc.parse(response.content)
         return "; ".join(str(e.get("description", "")) for e in body)[:300]
     except (ValueError, TypeError, AttributeError):
         return snippet(response)
@@ -45,21 +46,36 @@ class Open311Client:
         status = response.status_code
         raise_for_status(response, f"POST requests: HTTP {status}: {_errors(response)}")
         try:
-            return json.loads(response.content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError):
+            return jsondoc.parse(response.content)
+        except ValueError:
             raise TransientError(
                 f"POST requests: unreadable answer: {snippet(response)}", outcome_unknown=True
             ) from None
 
     def get_requests(self, params: dict[str, str]) -> Any:
         """``GET requests.json`` with ``params`` (e.g. ``updated_after``)."""
+        return self.get_page(f"{self.base}/requests.json", params)[0]
+
+    def get_page(self, url: str, params: dict[str, str] | None = None) -> tuple[Any, str | None]:
+        """One page of ``GET requests``: its document and the absolute URL of the next page
+        (the answer's ``Link: <...>; rel="next"``), or ``None`` when there is none.
+
+        A next page on another host is not followed: the feed must come from the server the
+        back end names, not from wherever its answer points.
+        """
         with transport("GET requests"):
-            response = self.session.get(
-                f"{self.base}/requests.json", params=params, timeout=self.timeout
-            )
+            response = self.session.get(url, params=params, timeout=self.timeout)
         status = response.status_code
         raise_for_status(response, f"GET requests: HTTP {status}: {_errors(response)}")
         try:
-            return json.loads(response.content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError):
+            document = jsondoc.parse(response.content)
+        except ValueError:
             raise TransientError(f"GET requests: unreadable answer: {snippet(response)}") from None
+        link = response.links.get("next", {}).get("url")
+        if not link:
+            return document, None
+        onward = urljoin(response.url, link)
+        here, there = urlsplit(self.base), urlsplit(onward)
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            raise TransientError(f"GET requests: next page on another host ({there.netloc})")
+        return document, onward

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from adapters.base import Change, Delivery, Outbound
 from schemas.fields import parse_w3c_datetime
+from schemas.inputs import text_problem
+
+#: Where a server writes its times without a zone (as San Francisco's feed does), they are
+#: read as wall time here unless the back end's ``timezone`` setting names another zone.
+CHICAGO = ZoneInfo("America/Chicago")
 
 #: Contact fields GeoReport v2 defines for POST; they go to the other server as given.
 CONTACT_FIELDS = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
@@ -58,17 +65,52 @@ def receipt(document: Any) -> Delivery:
     return Delivery(reference=reference, service_notice=item.get("service_notice") or None)
 
 
-def change(document: Any) -> Change | None:
-    """A change from one request of the other server's feed; ``None`` when it has no id.
+def moment(text: str, zone: tzinfo = CHICAGO) -> datetime:
+    """A feed's datetime as an aware UTC time; one without a zone is wall time in ``zone``.
 
-    Only ``open`` and ``closed`` are GeoReport statuses; anything else is reported raw.
+    In the hour that repeats when daylight saving ends the wall time is ambiguous; the first
+    (daylight) occurrence is taken, as for CitySourced, so every poll reads it alike.
+
+    :raises ValueError: when the text is not a datetime at all.
+    """
+    try:
+        return parse_w3c_datetime(text).astimezone(UTC)
+    except ValueError as exc:
+        if "no time zone" not in str(exc):
+            raise
+    naive = datetime.fromisoformat(text.strip())
+    return naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def _agency(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip() or text_problem(value):
+        return None
+    return value.strip()[:200]
+
+
+def _expected(value: Any, zone: tzinfo) -> datetime | None:
+    # A date the other server cannot write is not worth losing the status change over.
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return moment(value, zone)
+    except ValueError:
+        return None
+
+
+def change(document: Any, zone: tzinfo = CHICAGO) -> Change | None:
+    """A change from one request of the other server's feed; ``None`` when it has no id or
+    no readable time.
+
+    Only ``open`` and ``closed`` are GeoReport statuses; anything else is reported raw. The
+    request's ``agency_responsible`` and ``expected_datetime`` come along when given.
     """
     if not isinstance(document, dict) or not document.get("service_request_id"):
         return None
     raw = str(document.get("status") or "")
     stamp = str(document.get("updated_datetime") or document.get("requested_datetime") or "")
     try:
-        updated = parse_w3c_datetime(stamp)
+        updated = moment(stamp, zone)
     except ValueError:
         return None
     return Change(
@@ -78,4 +120,6 @@ def change(document: Any) -> Change | None:
         notes=document.get("status_notes"),
         raw_status=raw,
         identity=f"{document['service_request_id']}@{stamp}#{raw}",
+        agency=_agency(document.get("agency_responsible")),
+        expected=_expected(document.get("expected_datetime"), zone),
     )

@@ -15,7 +15,7 @@ from open311.feed import Page, find_one, find_page, get_request
 from open311.formats import render
 from open311.intake import submit
 from open311.jurisdictions import resolve_jurisdiction
-from open311.keys import verify_key
+from open311.keys import may, require_key, verify_key
 from open311.updates import history
 from schemas.inputs import DetailQuery, RequestsQuery
 from schemas.requests import RECEIPT_FIELDS, ReceiptSchema
@@ -59,7 +59,7 @@ def request_list(fmt: str) -> Response:
     if args.get("api_key"):
         # Only a vendor key changes what GET shows; other keys are ignored as the spec says.
         key = verify_key(args["api_key"])
-        vendor = key.vendor if key is not None else None
+        vendor = key.vendor if key is not None and key.role == "vendor" else None
     page = find_page(
         jurisdiction, args, settings, extended=bool(args.get("extensions")), vendor=vendor
     )
@@ -101,9 +101,7 @@ def request_detail(service_request_id: str, fmt: str) -> Response:
     if extended:
         item["extended_attributes"]["updates"] = history(item["service_request_id"])
     if extended and args.get("api_key"):
-        key = verify_key(args["api_key"])
-        if key is None:
-            raise ApiError(403, "The api_key is not valid.")
-        if key.admin:
+        key = require_key(args["api_key"])
+        if may(key, "dispatch"):
             item["dispatch"] = delivery_state(get_request(jurisdiction, service_request_id))
     return render(fmt, "service_requests", [item])

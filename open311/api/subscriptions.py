@@ -1,8 +1,8 @@
 """``POST/GET subscriptions.json`` and ``DELETE subscriptions/{id}.json``: apps' webhooks.
 
 No Open311 server offers this; the shape follows the rest of the API (form fields, an
-``api_key``, GeoReport errors). Only app keys may subscribe: a vendor key can do nothing but
-its own requests, and the webhooks carry public fields only (:mod:`open311.subscriptions`).
+``api_key``, GeoReport errors). Only app keys may subscribe (:data:`open311.keys.PERMISSIONS`),
+and the webhooks carry public fields only (:mod:`open311.subscriptions`).
 """
 
 from __future__ import annotations
@@ -19,28 +19,24 @@ from open311.errors import ApiError
 from open311.extensions import db
 from open311.feed import get_request
 from open311.jurisdictions import resolve_jurisdiction
-from open311.keys import verify_key
+from open311.keys import require_key
 from open311.models import ApiKey, Service, Subscription
 from open311.subscriptions import callback_problem
+from schemas.inputs import is_decimal
 
 #: How many live subscriptions one key may hold: each costs work on every change.
 MAX_PER_KEY = 100
 
 
 def _app_key() -> ApiKey:
-    key = verify_key(request.values.get("api_key"))
-    if key is None:
-        raise ApiError(403, "A valid api_key is required.")
-    if key.vendor is not None:
-        raise ApiError(403, "A vendor key cannot subscribe.")
-    return key
+    return require_key(request.values.get("api_key"), "subscribe")
 
 
 def _bbox(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ApiError(400, "bbox must be min_long,min_lat,max_long,max_lat.") from None
+    parts = text.split(",")
+    if not all(is_decimal(part) for part in parts):  # float() takes "1_0" and "infinity"
+        raise ApiError(400, "bbox must be min_long,min_lat,max_long,max_lat.")
+    values = [float(part) for part in parts]
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise ApiError(400, "bbox must be min_long,min_lat,max_long,max_lat.")
     west, south, east, north = values

@@ -15,7 +15,7 @@ from open311.extensions import db
 from open311.feed import get_request
 from open311.formats import render
 from open311.jurisdictions import resolve_jurisdiction
-from open311.keys import verify_key
+from open311.keys import require_key
 from open311.models import RequestUpdate, ServiceRequest
 from open311.ownership import require_owner
 from open311.search import date_range
@@ -59,9 +59,7 @@ def update_list(fmt: str) -> Response:
 @bp.post(f"/servicerequestupdates.{FMT}")
 def update_create(fmt: str) -> Response:
     """Record a client's update; a second POST with the same ``update_id`` is a 400."""
-    key = verify_key(request.form.get("api_key") or request.args.get("api_key"))
-    if key is None:
-        raise ApiError(403, "A valid api_key is required to post updates.")
+    key = require_key(request.form.get("api_key") or request.args.get("api_key"), "update")
     form = PostUpdateForm().load(request.form)
     jurisdiction = resolve_jurisdiction(form.get("jurisdiction_id"))
     row = get_request(jurisdiction, form["service_request_id"])

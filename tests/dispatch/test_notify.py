@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -135,3 +137,23 @@ def test_update_posted_through_the_api_is_mailed_by_the_worker(smtp, seed, clien
     assert smtp.messages == []
     assert notify.send_due() == 1
     assert "Fixed by the crew" in smtp.messages[0][1].get_content()
+
+
+def test_a_message_sent_twice_carries_the_same_message_id(smtp, seed, mailbox, monkeypatch):
+    """At least once: the server stores the message but its answer never comes; the retry
+    is a copy the receiver can recognise by its Message-ID."""
+    monkeypatch.setattr(notify, "SMTP_TIMEOUT", 0.3)
+    row = seed(T0, email=EMAIL)
+    change(row, "fixed", "Done", 1, "a")
+    smtp.hang_after_storing = 1.0  # past the client's timeout
+    assert notify.send_due() == 0
+    for _ in range(500):  # the server is busy until its hang ends: a safety limit only
+        if notify.send_due():
+            break
+        time.sleep(0.01)
+    first, second = (m for _, m in smtp.messages)
+    assert first["Message-ID"] == second["Message-ID"]
+    [sent] = notifications()
+    digest = hashlib.sha256(sent.token.encode()).hexdigest()[:16]
+    assert first["Message-ID"] == f"<status-{sent.id}.{digest}@aurora.il.us>"
+    assert sent.token not in first["Message-ID"]  # the unsubscribe secret stays secret

@@ -142,3 +142,49 @@ def test_unknown_ticket_is_a_dead_letter_not_retried(client, vendor_routed, api_
     assert "Update failed" in (dead.last_error or "")
     assert relay.send_due() == 0
     assert len(updates_sent(citysourced)) == 1
+
+
+def test_new_notes_without_a_status_are_relayed_and_not_read_back(
+    client, vendor_routed, api_key, citysourced
+):
+    row, report_id = delivered(client, api_key, citysourced)
+    now = datetime.now(UTC)
+    # Notes on a request that never changed status: relayed with the status it is in.
+    record(row, NewUpdate("unchanged", now + timedelta(minutes=1), "staff", "n0", "Seen"))
+    record(row, NewUpdate("in_progress", now + timedelta(minutes=2), "staff", "s1", "Crew out"))
+    record(row, NewUpdate("unchanged", now + timedelta(minutes=3), "staff", "n1", None))
+    response = client.post(
+        f"{B}/servicerequestupdates.json",
+        data={
+            "api_key": api_key,
+            "service_request_id": row.service_request_id,
+            "update_id": "crew-2",
+            "status": "UNCHANGED",
+            "updated_datetime": soon(4),
+            "description": "Waiting for parts",
+        },
+    )
+    assert response.status_code == 200, response.data
+    # A bare "unchanged" with no notes has nothing to tell.
+    assert [(r.vendor_status, r.update.description) for r in relays()] == [
+        ("Open", "Seen"),
+        ("In Progress", "Crew out"),
+        ("In Progress", "Waiting for parts"),
+    ]
+    assert relay.send_due() == 3
+    assert [(e["status"], e["notes"]) for e in updates_sent(citysourced)] == [
+        ("Open", "Seen"),
+        ("In Progress", "Crew out"),
+        ("In Progress", "Waiting for parts"),
+    ]
+    [report] = [r for r in citysourced.records() if r["Id"] == report_id]
+    assert (report["StatusType"], report["StatusNotes"]) == ("In Progress", "Waiting for parts")
+    # The next poll reads the report back with the status we sent: an echo, not stored.
+    [result] = sync_all()
+    assert result.counts["stored"] == 0
+    [again] = sync_all()
+    assert again.counts["stored"] == 0
+    db.session.expire_all()
+    assert (row.status, row.status_notes) == ("open", "Waiting for parts")
+    history = client.get(f"{B}/requests/{row.service_request_id}.json?extensions=true")
+    assert len(history.get_json()[0]["extended_attributes"]["updates"]) == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,7 @@ from open311 import subscriptions
 from open311.extensions import db
 from open311.hooks import signature
 from open311.keys import create_key
-from open311.models import Backend, SubscriptionDelivery
+from open311.models import Backend, Subscription, SubscriptionDelivery
 from open311.models.subscriptions import QUEUED, SENT
 from open311.updates import NewUpdate, record
 
@@ -29,6 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.refuse = 0
+        self.hang = 0.0  # seconds the next accepted webhook waits before its answer
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,9 @@ class Receiver:
                     self.send_response(500)
                 else:
                     owner.received.append((dict(self.headers), body))
+                    if owner.hang:
+                        delay, owner.hang = owner.hang, 0.0
+                        time.sleep(delay)  # taken, but the answer comes too late
                     self.send_response(204)
                 self.end_headers()
 
@@ -199,3 +204,69 @@ def test_delete_stops_webhooks_and_only_the_owner_may(client, seed, api_key, rec
     change(row, "fixed", "Done", 1, "a")
     assert subscriptions.send_due() == 0
     assert receiver.received == []
+
+
+def test_candidates_are_chosen_in_the_database(client, seed, api_key, receiver):
+    """Only the matching subscriptions are loaded: the filter runs in SQL on both databases."""
+    inside = seed(T0, "S0", lat=41.76, long=-88.32)
+    corner = seed(T0, "S1", lat=41.7, long=-88.4)  # on the box's south-west corner
+    nowhere = seed(T0, "S0")  # no point: matches no box
+    made = {}
+    for name, fields in {
+        "one": {"service_request_id": inside.service_request_id},
+        "codes": {"service_code": "S0,S1"},
+        "s1": {"service_code": "S1"},
+        "box": {"bbox": "-88.4,41.7,-88.2,41.8"},
+        "s0_box": {"service_code": "S0", "bbox": "-88.4,41.7,-88.2,41.8"},
+        "far_box": {"bbox": "-90,40,-89.5,40.5"},
+        "gone": {"service_code": "S0"},
+    }.items():
+        response = subscribe(client, api_key, callback_url=receiver.url, **fields)
+        assert response.status_code == 200, response.data
+        made[response.get_json()[0]["subscription_id"]] = name
+    gone = next(k for k, v in made.items() if v == "gone")
+    assert client.delete(f"{B}/subscriptions/{gone}.json?api_key={api_key}").status_code == 200
+
+    def chosen(row):
+        return sorted(made[str(s.id)] for s in db.session.scalars(subscriptions.candidates(row)))
+
+    # Stored by hand, as an older release might have: empty lists are no filter at all.
+    empty = db.session.get(Subscription, int(next(k for k, v in made.items() if v == "far_box")))
+    db.session.add(
+        Subscription(
+            key_pk=empty.key_pk,
+            callback_url=receiver.url,
+            secret="x" * 64,
+            service_codes=[],
+            bbox=[],
+            created_at=T0,
+        )
+    )
+    db.session.commit()
+    made[str(db.session.scalar(sa.select(sa.func.max(Subscription.id))))] = "empty"
+    assert chosen(inside) == ["box", "codes", "empty", "one", "s0_box"]
+    assert chosen(corner) == ["box", "codes", "empty", "s1"]
+    assert chosen(nowhere) == ["codes", "empty"]
+    change(corner, "fixed", "Done", 1, "c")
+    delivered = sorted(made[str(d.subscription_pk)] for d in deliveries())
+    assert delivered == ["box", "codes", "empty", "s1"]
+
+
+def test_a_webhook_whose_answer_is_lost_comes_again_with_the_same_ids(
+    client, seed, api_key, receiver, monkeypatch
+):
+    """At least once: the receiver took it but the answer never came; the copy carries the
+    same Webhook-Id and event_id, so the receiver can drop it."""
+    monkeypatch.setattr(subscriptions, "TIMEOUT", (2.0, 0.3))
+    row = seed(T0)
+    subscribe(client, api_key, callback_url=receiver.url, service_request_id=row.service_request_id)
+    change(row, "fixed", "Done", 1, "a")
+    receiver.hang = 1.0
+    assert subscriptions.send_due() == 0
+    for _ in range(100_000):  # backoff is milliseconds here: a safety limit only
+        if subscriptions.send_due():
+            break
+    [(first, one), (second, two)] = receiver.received
+    assert first["Webhook-Id"] == second["Webhook-Id"]
+    assert json.loads(one)["event_id"] == json.loads(two)["event_id"] == first["Webhook-Id"]
+    assert [d.state for d in deliveries()] == [SENT]

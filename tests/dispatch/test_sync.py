@@ -227,3 +227,33 @@ def test_a_back_end_whose_secret_is_unset_fails_alone(
     [result] = sync_all()
     assert "STREETS_CLIENT_SECRET" in result.error
     assert updates() == []
+
+
+def test_scheduled_passes_honour_the_sync_interval(
+    client, routed, api_key, department, set_setting
+):
+    from datetime import timedelta
+
+    from open311.sync import is_due
+
+    set_setting(sync_interval=120)
+    _, ref = delivered(client, api_key)
+    advance(department, ref, "in_progress", "Crew", "2030-02-02T15:00:00Z")
+    [first] = sync_all(due_only=True)  # never polled: due
+    assert first.counts["stored"] == 1
+    advance(department, ref, "completed", "Filled", "2030-02-02T16:00:00Z")
+    assert sync_all(due_only=True) == []  # the periodic task a minute later: not yet
+    cursor = db.session.scalar(sa.select(SyncCursor))
+    began = cursor.updated_at
+    # Counted in whole minutes of the periodic task, half a minute's slack for its jitter.
+    assert not is_due("streets", 120, began + timedelta(seconds=89))
+    assert is_due("streets", 120, began + timedelta(seconds=90))
+    assert not is_due("streets", 90, began + timedelta(seconds=89))
+    assert is_due("streets", 60, began + timedelta(seconds=30))
+    cursor.updated_at = began - timedelta(seconds=100)
+    db.session.commit()
+    [second] = sync_all(due_only=True)
+    assert second.counts["stored"] == 1
+    assert [u.status for u in updates()] == ["in_progress", "fixed"]
+    assert sync_all(due_only=True) == []
+    assert sync_all()[0].counts["duplicate"] == 1  # by hand (open311 sync): always polled

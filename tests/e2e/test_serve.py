@@ -83,6 +83,10 @@ def gateway(env: dict[str, str]) -> Iterator[tuple[str, str]]:
     # The access log must never carry the form body or the key.
     assert key not in output
     assert "resident@example.org" not in output
+    # One JSON line per request from the app (gunicorn's own access log is off), path only.
+    access = [json.loads(line) for line in output.splitlines() if '"open311.access"' in line]
+    assert len(access) >= 10
+    assert all("?" not in line["path"] and line["request_id"] for line in access)
 
 
 def test_post_then_read_back_identically_in_json_and_xml(gateway):
@@ -117,7 +121,9 @@ def test_post_then_read_back_identically_in_json_and_xml(gateway):
         assert "resident@example.org" not in body
         assert "630-555-0101" not in body
 
-    listed = requests.get(f"{base}/requests.xml", timeout=10)
+    # A key in the query string (GET ignores it) must stay out of the log as well.
+    listed = requests.get(f"{base}/requests.xml", params={"api_key": key}, timeout=10)
+    assert listed.headers["X-Request-Id"]
     ids = [r.findtext("service_request_id") for r in etree.fromstring(listed.content)]
     assert request_id in ids
     discovery = json.loads(requests.get(f"{base}/discovery.json", timeout=10).content)

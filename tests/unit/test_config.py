@@ -91,3 +91,22 @@ def test_feed_and_map_settings(tmp_path):
 def test_bad_feed_and_map_settings_are_refused(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings(str(tmp_path), environ={name: value})
+
+
+def test_sync_interval_below_a_minute_is_refused_on_postgresql(tmp_path):
+    pg = {"OPEN311_DATABASE_URL": "postgresql://db/open311", "OPEN311_SYNC_INTERVAL": "30"}
+    with pytest.raises(ConfigError, match="OPEN311_SYNC_INTERVAL must be at least 60 seconds"):
+        load_settings(str(tmp_path), environ=pg)
+    with pytest.raises(ConfigError, match="procrastinate periodic task"):
+        load_settings(str(tmp_path), environ={}, overrides=pg_overrides(sync_interval=59.9))
+    assert (
+        load_settings(str(tmp_path), environ={**pg, "OPEN311_SYNC_INTERVAL": "90"}).sync_interval
+        == 90
+    )
+    assert (
+        load_settings(str(tmp_path), environ={"OPEN311_SYNC_INTERVAL": "0.5"}).sync_interval == 0.5
+    )
+
+
+def pg_overrides(**values):
+    return {"database_url": "postgresql://db/open311", **values}
