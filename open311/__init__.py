@@ -13,6 +13,8 @@ from open311.config import load_settings
 from open311.extensions import db, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+#: Seconds to wait for PostgreSQL to accept a new connection.
+DB_CONNECT_TIMEOUT = 5
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -29,11 +31,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
+    # hide_parameters: a failed statement's message would carry names and e-mails into
+    # the error log; the statement itself is enough to find the bug.
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    if settings.database_url.startswith("postgresql"):
+        # libpq waits forever for a server that accepts but never answers: give up and
+        # answer 503 instead of holding the resident's request (and a server thread).
+        engine_options["connect_args"] = {"connect_timeout": DB_CONNECT_TIMEOUT}
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        # hide_parameters: a failed statement's message would carry names and e-mails into
-        # the error log; the statement itself is enough to find the bug.
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
         MAX_CONTENT_LENGTH=settings.max_content_length,
     )
     app.extensions["open311"] = {"settings": settings, "started_at": utcnow()}

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from open311.extensions import db
 from open311.formats import render
 from schemas.errors import ErrorSchema
 from schemas.inputs import text_problem
@@ -96,6 +97,19 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(500, ["Internal error; the 311 center has been notified."])
 
 
+def _close_session(exc: BaseException | None) -> None:
+    # Runs before Flask-SQLAlchemy's own teardown. When the connection died mid-request,
+    # closing the session (its rollback) raises; out of a teardown that would replace the
+    # answer already made (a 503, or the 200 of a committed POST) with gunicorn's bare 500.
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        log.warning(
+            "database connection lost at the end of a request: %s", type(error.orig).__name__
+        )
+        db.session.registry.clear()  # the dead connection is invalidated, not pooled
+
+
 def _refuse_unstorable_path_values() -> None:
     # An id in the path is compared with stored text: PostgreSQL refuses NUL in a query
     # parameter outright (a 500), and U+FFFD stands for bytes that were not UTF-8.
@@ -106,6 +120,7 @@ def _refuse_unstorable_path_values() -> None:
 
 def init_app(app: Flask) -> None:
     """Route every error through the GeoReport error renderer."""
+    app.teardown_appcontext(_close_session)
     app.before_request(_refuse_unstorable_path_values)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ValidationError, _validation_error)

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
 from open311.config import Settings
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 ERROR_LIMIT = 500
 #: The longest ``Retry-After`` honoured, in seconds.
 RETRY_AFTER_LIMIT = 86400.0
+#: How long, at most, a worker keeps an outcome it could not write (database down).
+OUTCOME_RETRY_LIMIT = 60.0
 #: How long a worker holds a message unless its outbox says otherwise.
 LEASE = timedelta(minutes=2)
 #: Doublings beyond this are far above any maximum; the cut keeps the arithmetic finite.
@@ -296,7 +301,34 @@ def run(
     name = label(row)
     outcome = send(row, _settings())
     if isinstance(outcome, Failed):
-        return fail(box, won, row.attempts, name, outcome)
+        return _record(name, partial(fail, box, won, row.attempts, name, outcome))
+    return _record(name, partial(_sent, box, won, row, outcome, name))
+
+
+def _record(label: str, write: Callable[[], str]) -> str:
+    # The other side has answered; losing that answer to a database outage would leave the
+    # row leased (minutes) before anyone tries again. Keep the outcome and write it once the
+    # database is back (the lease token still guards it against a worker that took over).
+    deadline = time.monotonic() + OUTCOME_RETRY_LIMIT
+    delay = 0.25
+    while True:
+        try:
+            return write()
+        except OperationalError:
+            db.session.rollback()
+            # SQLite's "database is locked" is contention, not an outage: no waiting there.
+            if db.engine.dialect.name != "postgresql" or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "could not record the outcome of %s (database unreachable), again in %.1fs",
+                label,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _sent(box: Outbox, won: Claim, row: Any, outcome: Sent, name: str) -> str:
     values = {box.sent_column: now(), **outcome.values}
     if not finish(box, won, state=box.sent, **values):
         db.session.rollback()

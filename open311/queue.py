@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 from flask import Flask
 from procrastinate import App, PsycopgConnector
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+from procrastinate.exceptions import ConnectorException
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from open311.extensions import db
 from open311.models import DispatchJob
@@ -34,6 +37,10 @@ SYNC_TASK = "open311.sync"
 #: periodic deferrer gets there first (procrastinate makes the deferral unique per minute).
 #: Each run polls only the back ends whose OPEN311_SYNC_INTERVAL has elapsed (open311.sync).
 SYNC_CRON = "* * * * *"
+#: Seconds before procrastinate's worker is started again after it stopped on a database
+#: outage, doubling on each failed start up to the maximum.
+RESTART_DELAY = 0.5
+RESTART_DELAY_MAX = 5.0
 
 #: Deferring only ever uses the request's own connection, so this connector is never opened.
 queue_app = App(connector=SQLAlchemyPsycopg2Connector())
@@ -78,7 +85,14 @@ def defer(job: DispatchJob) -> None:
     if not uses_queue():
         return
     db.session.flush()  # the job needs its id
-    deliver_task.configure(connection=db.session.connection()).defer(dispatch_job_id=job.id)
+    try:
+        deliver_task.configure(connection=db.session.connection()).defer(dispatch_job_id=job.id)
+    except ConnectorException as exc:
+        # procrastinate wraps the database's own error: give it back, so that a lost
+        # database is answered 503 like anywhere else, not 500.
+        if isinstance(exc.__cause__, DBAPIError):
+            raise exc.__cause__ from exc
+        raise
 
 
 def conninfo(database_url: str) -> str:
@@ -105,10 +119,23 @@ class QueueWorker:
 
     def _run(self) -> None:
         async def main() -> None:
-            async with self.app.open_async():
-                await self.app.run_worker_async(
-                    queues=[QUEUE], wait=True, install_signal_handlers=False, concurrency=1
-                )
+            # procrastinate stops its worker when the database goes away (its listener
+            # fails); the sweep alone would still deliver, but late, so start it again.
+            delay = RESTART_DELAY
+            while True:
+                started = time.monotonic()
+                try:
+                    async with self.app.open_async():
+                        await self.app.run_worker_async(
+                            queues=[QUEUE], wait=True, install_signal_handlers=False, concurrency=1
+                        )
+                except Exception as exc:
+                    log.warning("procrastinate worker stopped (%s)", type(exc).__name__)
+                if time.monotonic() - started > RESTART_DELAY_MAX:
+                    delay = RESTART_DELAY  # it had been running well: a fresh outage
+                log.warning("restarting the procrastinate worker in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_DELAY_MAX)
 
         self.task = self.loop.create_task(main())
         try:

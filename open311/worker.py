@@ -19,6 +19,17 @@ from open311.extensions import db
 
 log = logging.getLogger(__name__)
 
+#: The longest wait, in seconds, between attempts while the database cannot be reached.
+FAILURE_BACKOFF_MAX = 5.0
+
+
+def _log_failure(exc: Exception, failures: int) -> None:
+    # The first failure of a run with its traceback; the rest of an outage in one line each.
+    if failures == 1:
+        log.exception("dispatch worker iteration failed")
+    else:
+        log.warning("dispatch worker iteration failed again (%d): %s", failures, type(exc).__name__)
+
 
 def sync_pass(*, due_only: bool = False) -> None:
     """One pass of the status sync, logged; never raises (the next period tries again).
@@ -67,18 +78,23 @@ def run_worker(
         settings = app.extensions["open311"]["settings"]
         wait = poll if poll is not None else settings.dispatch_poll
         next_sync = time.monotonic()
+        failures = 0
         while not stop.is_set():
             if sync and time.monotonic() >= next_sync:
                 sync_pass()
                 next_sync = time.monotonic() + settings.sync_interval
             try:
                 state = dispatch.work_once()
-            except Exception:  # the database may be restarting; never let the loop die
-                log.exception("dispatch worker iteration failed")
+            except Exception as exc:  # the database may be restarting; never let the loop die
+                failures += 1
+                _log_failure(exc, failures)
                 db.session.rollback()
-                state = None
+                # Back off while it lasts, without waiting much longer than an idle poll.
+                stop.wait(min(wait * 2**failures, max(wait, FAILURE_BACKOFF_MAX)))
+                continue
             finally:
                 db.session.remove()
+            failures = 0
             if state is None:
                 send_notifications()
                 stop.wait(min(wait, settings.sync_interval) if sync else wait)
