@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from open311.extensions import db
@@ -85,6 +85,14 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
+def _database_error(exc: DBAPIError) -> Response:
+    # A connection lost or refused is the database being away (503, try again); any other
+    # database error is ours (a constraint, a bad statement) and stays a 500.
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        return _database_unavailable(exc)
+    return _unexpected(exc)
+
+
 def _database_unavailable(exc: DBAPIError) -> Response:
     log.error("database unavailable: %s", type(exc.orig).__name__)
     response = error_response(503, ["The service is temporarily unavailable; try again shortly."])
@@ -125,5 +133,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)
