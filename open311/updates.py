@@ -100,6 +100,8 @@ def record(row: ServiceRequest, change: NewUpdate) -> RequestUpdate:
         updated_datetime=change.updated,
         received_at=utcnow(),
         applied=applied,
+        agency_responsible=(change.agency_responsible or None) and change.agency_responsible[:200],
+        expected_datetime=change.expected_datetime,
     )
     db.session.add(update)
     if change.status is None:
@@ -148,7 +150,7 @@ def history(service_request_id: str) -> list[dict[str, Any]]:
 
     Changes whose vendor status no table maps are left out, as in ``servicerequestupdates``.
     """
-    from schemas.updates import RequestUpdateSchema
+    from schemas.updates import HistoryEntrySchema
 
     query = (
         select(RequestUpdate)
@@ -159,5 +161,5 @@ def history(service_request_id: str) -> list[dict[str, Any]]:
         )
         .order_by(RequestUpdate.updated_datetime, RequestUpdate.id)
     )
-    dumped: list[dict[str, Any]] = RequestUpdateSchema(many=True).dump(db.session.scalars(query))
+    dumped: list[dict[str, Any]] = HistoryEntrySchema(many=True).dump(db.session.scalars(query))
     return dumped

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, fields, post_dump, pre_load, validate
 
 from open311.statuses import EXTENDED
 from schemas.fields import W3CDateTime
@@ -23,6 +23,18 @@ class RequestUpdateSchema(Schema):
     # Required by the extension, and may be empty.
     description = fields.Function(lambda u: u.description or "", metadata={"type": "string"})
     media_url = fields.Function(lambda u: u.media_url or "", metadata={"type": "string"})
+
+
+class HistoryEntrySchema(RequestUpdateSchema):
+    """A change in ``extended_attributes.updates``: the published update plus what its source
+    said of the agency and the expected date (left out when it said nothing)."""
+
+    agency_responsible = fields.String()
+    expected_datetime = W3CDateTime()
+
+    @post_dump
+    def _drop_unsaid(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if v is not None}
 
 
 class UpdatesQuery(Schema):

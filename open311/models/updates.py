@@ -43,6 +43,10 @@ class RequestUpdate(db.Model):  # type: ignore[name-defined,misc]
     updated_datetime: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What the source said of who has the request and when it expects the work done, as
+    #: history: the request's own columns hold the newest applied values.
+    agency_responsible: Mapped[str | None] = mapped_column(String(200))
+    expected_datetime: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     request: Mapped[ServiceRequest] = relationship()
 

@@ -115,6 +115,15 @@ def test_an_older_change_never_overwrites_a_newer_agency_or_date(
         sa.select(RequestUpdate.applied).order_by(RequestUpdate.updated_datetime)
     ).all()
     assert applied == [False, True]
+    # Both stay in the history, each with what its source said, oldest first.
+    [detail] = client.get(
+        f"{B}/requests/{receipt['service_request_id']}.json", query_string={"extensions": "true"}
+    ).get_json()
+    said = [
+        (u["agency_responsible"], u["expected_datetime"])
+        for u in detail["extended_attributes"]["updates"]
+    ]
+    assert said == [("Crew 1", "2030-02-05T00:00:00Z"), ("Crew 7", "2030-02-09T00:00:00Z")]
 
 
 def test_wall_times_without_a_zone_are_read_as_chicago(client, forwarded, neighbour, api_key):  # noqa: F811
