@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from lxml import etree
 
 from adapters import jsondoc
 from adapters.base import AuthError, PermanentError, TransientError
-from adapters.http import raise_for_status, snippet, transport
+from adapters.http import BoundedSession, raise_for_status, snippet, transport
 from adapters.xml import parse
 
 
@@ -109,7 +108,7 @@ class CitySourcedClient:
         self.auth_key = settings["api_key"]
         self.json = settings["output"] == "json"
         self.timeout = (settings["connect_timeout"], settings["read_timeout"])
-        self.session = requests.Session()
+        self.session = BoundedSession(settings)
 
     def close(self) -> None:
         """Close the HTTP session."""

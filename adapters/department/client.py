@@ -14,7 +14,7 @@ import requests
 
 from adapters import jsondoc
 from adapters.base import AuthError, TransientError
-from adapters.http import raise_for_status, snippet, transport
+from adapters.http import BoundedSession, raise_for_status, snippet, transport
 
 
 class Conflict(Exception):
@@ -44,7 +44,7 @@ class DepartmentClient:
         self.base = settings["base_url"].rstrip("/")
         self.settings = settings
         self.timeout = (settings["connect_timeout"], settings["read_timeout"])
-        self.session = requests.Session()
+        self.session = BoundedSession(settings)
         self._token: str | None = None
         self._lock = threading.Lock()
 

@@ -9,7 +9,7 @@ import requests
 
 from adapters import jsondoc
 from adapters.base import TransientError
-from adapters.http import raise_for_status, snippet, transport
+from adapters.http import BoundedSession, raise_for_status, snippet, transport
 
 
 def _errors(response: requests.Response) -> str:
@@ -28,7 +28,7 @@ class Open311Client:
         """Prepare a session; nothing is sent until the first call."""
         self.base = settings["base_url"].rstrip("/")
         self.timeout = (settings["connect_timeout"], settings["read_timeout"])
-        self.session = requests.Session()
+        self.session = BoundedSession(settings)
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -263,6 +263,66 @@ def test_json_answer_fails_cleanly(client, every_adapter, api_key, vendor, caplo
     assert len(vendor.hits) >= 1
 
 
+class Trickler:
+    """A vendor that answers 200 and then sends a few bytes at a time, never finishing."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        trickler = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                trickler.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                try:
+                    self.wfile.write(b'{"CsResponse": {"Message": "')
+                    for _ in range(200):  # 20 s at most; the client hangs up long before
+                        self.wfile.write(b"x" * 16)
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    pass  # the gateway hung up: what it should do
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_an_oversize_answer_is_cut_off_and_retried(client, every_adapter, api_key, vendor, caplog):
+    vendor.body = b'{"CsResponse": {"Message": "' + b"A" * (2 * 1024 * 1024) + b'"}}'
+    vendor.content_type = "application/json"
+    _route_to(citysourced_backend(vendor.url, output="json", max_answer_bytes=64 * 1024))
+    post(client, api_key, description="hostile vendor")
+    assert _attempt_once(caplog) == "retrying"
+    [job] = jobs()
+    assert "answer over 65536 bytes" in job.last_error
+    assert len(vendor.hits) == 1
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline(client, every_adapter, api_key, caplog):
+    # Each chunk comes well within read_timeout, so only the total deadline can end it.
+    trickler = Trickler()
+    try:
+        _route_to(
+            citysourced_backend(trickler.url, output="json", read_timeout=5.0, answer_deadline=1.0)
+        )
+        post(client, api_key, description="hostile vendor")
+        assert _attempt_once(caplog) == "retrying"
+        [job] = jobs()
+        assert "answer not read within 1 s" in job.last_error
+        assert trickler.hits == 1
+    finally:
+        trickler.server.shutdown()
+        trickler.server.server_close()
+
+
 # -- workers: personal data stays out of their logs; media URLs are never fetched -------------
 
 PERSONAL = {
