@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
@@ -42,7 +42,18 @@ class DispatchJob(db.Model):  # type: ignore[name-defined,misc]
     """
 
     __tablename__ = "dispatch_jobs"
-    __table_args__ = (Index("ix_dispatch_jobs_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_dispatch_jobs_due", "state", "next_attempt_at"),
+        # The outbox asks, on every claim, for each back end's oldest pending job (delivery in
+        # order); pending jobs only, so the index stays the size of the backlog, not history.
+        Index(
+            "ix_dispatch_jobs_pending_backend",
+            "backend",
+            "id",
+            postgresql_where=text("state IN ('queued', 'retrying')"),
+            sqlite_where=text("state IN ('queued', 'retrying')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_pk: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), unique=True)

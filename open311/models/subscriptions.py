@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from open311.extensions import db
@@ -57,6 +57,9 @@ class SubscriptionDelivery(TrackedSend, db.Model):  # type: ignore[name-defined,
     __tablename__ = "subscription_deliveries"
     __table_args__ = (
         UniqueConstraint("subscription_pk", "update_pk", name="uq_subscription_deliveries"),
+        # Webhooks go in order per subscription and request: each claim looks for an older
+        # pending one of the same pair.
+        Index("ix_subscription_deliveries_order", "subscription_pk", "request_pk", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
