@@ -20,6 +20,7 @@ other messages workers send.
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 
 from sqlalchemy import func, select
@@ -33,6 +34,7 @@ from open311.models import Backend, DispatchJob, ServiceRequest
 from open311.models.dispatch import DELIVERED, FAILED, PENDING, QUEUED, RETRYING
 from open311.models.requests import PERSONAL_FIELDS
 from open311.outbox import RETRY_AFTER_LIMIT, Claim, now
+from open311.redact import redact
 from open311.registry import LOCAL, backend_adapter
 
 log = logging.getLogger(__name__)
@@ -135,15 +137,22 @@ def _label(job: DispatchJob) -> str:
     )
 
 
+def _redacted(exc: Exception | str, request: ServiceRequest) -> str:
+    return redact(str(exc), (getattr(request, name) for name in PERSONAL_FIELDS))
+
+
 def _send(job: DispatchJob, settings: Settings) -> outbox.Sent | outbox.Failed:
     request = job.request
     try:
         receipt: Delivery = adapter_for(job).create(outbound(request, job))
     except AdapterError as exc:
-        return outbox.Failed(str(exc), exc.retryable, exc.retry_after)
+        # The back end's own words, which may quote the contact details we sent it.
+        return outbox.Failed(_redacted(exc, request), exc.retryable, exc.retry_after)
     except Exception as exc:  # an adapter bug must park the job, never lose it
-        log.exception("%s crashed", _label(job))
-        return outbox.Failed(f"{type(exc).__name__}: {exc}")
+        # The traceback, but through redact: the exception's text may hold a phone number.
+        trace = "".join(traceback.format_exception(exc))
+        log.error("%s crashed: %s", _label(job), _redacted(trace, request))
+        return outbox.Failed(f"{type(exc).__name__}: {_redacted(exc, request)}")
 
     def accepted() -> None:
         if request.token is not None and request.token.accepted_at is None:

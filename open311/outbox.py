@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 
 from open311.config import Settings
 from open311.extensions import db
+from open311.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ def fail(box: Outbox, won: Claim, attempts: int, label: str, failure: Failed) ->
     """Record a failed attempt: back off and try again, or park the row in the dead letter
     once it was refused for good or used its attempts. Commits; returns the new state."""
     db.session.rollback()
-    message = failure.error[:ERROR_LIMIT]
+    message = redact(failure.error)[:ERROR_LIMIT]  # a vendor's words may quote a resident
     retries = box.retries(_settings())
     values: dict[str, Any] = {"last_error": message}
     if failure.retryable and attempts < retries.max_attempts:

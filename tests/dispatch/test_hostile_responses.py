@@ -47,6 +47,8 @@ class Recorder:
         self.hits: list[tuple[str, str]] = []
         self.body = b"canary"
         self.content_type = "text/plain"
+        self.status = 200
+        self.status_by_path: dict[str, int] = {}
         self.by_path: dict[str, bytes] = {}
         recorder = self
 
@@ -57,7 +59,8 @@ class Recorder:
                     self.rfile.read(length)
                 recorder.hits.append((self.command, self.path))
                 body = recorder.by_path.get(self.path.split("?")[0], recorder.body)
-                self.send_response(200)
+                path = self.path.split("?")[0]
+                self.send_response(recorder.status_by_path.get(path, recorder.status))
                 self.send_header("Content-Type", recorder.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -359,6 +362,41 @@ def test_delivery_logs_carry_no_personal_data(
     for name, value in PERSONAL.items():
         assert value not in logged, name
     assert canary.hits == []  # the link went along as text, nobody fetched it
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.parametrize("adapter", ["citysourced", "department", "open311"])
+def test_a_vendor_quoting_the_reporter_is_redacted(
+    client, every_adapter, api_key, vendor, caplog, adapter, status
+):
+    # Validation errors often repeat the offending value; the text is kept and logged.
+    vendor.status = status
+    vendor.content_type = "text/plain"
+    vendor.body = (
+        f"Rejected: {PERSONAL['first_name']} {PERSONAL['last_name']}, "
+        f"{PERSONAL['email']}, tel 630-256-4636, account {PERSONAL['account_id']}"
+    ).encode()
+    if adapter == "citysourced":
+        _route_to(citysourced_backend(vendor.url, output="json"))
+    elif adapter == "department":
+        vendor.by_path["/oauth/token"] = b'{"access_token": "t", "expires_in": 3600}'
+        vendor.status_by_path["/oauth/token"] = 200
+        _route_to(department_backend(vendor.url))
+    else:
+        _route_to({"adapter": "open311", "settings": {"base_url": vendor.url, "api_key": "k"}})
+    post(client, api_key, description="quoted", **PERSONAL)
+    with caplog.at_level(logging.DEBUG):
+        state = _attempt_once(caplog)
+    [job] = jobs()
+    assert state == ("failed" if status == 400 else "retrying"), job.last_error
+    assert "Rejected:" in job.last_error
+    assert "[redacted]" in job.last_error
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "[redacted]" in logged
+    for text in (job.last_error, logged):
+        for name, value in PERSONAL.items():
+            assert value not in text, name
+        assert "630-256-4636" not in text
 
 
 def test_media_urls_are_never_fetched_by_any_adapter(
