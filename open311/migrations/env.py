@@ -1,13 +1,16 @@
 """Alembic environment: one migration history for SQLite and PostgreSQL/PostGIS."""
 
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
 
 config = context.config
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app has set up logging already (JSON or text, on standard error); alembic.ini's own
+# logging section would replace that handler, so migration lines would come out in another
+# format and the gateway's later lines in none. Only the levels are ours to set here.
+for name in ("alembic", "flask_migrate"):
+    logging.getLogger(name).setLevel(logging.INFO)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

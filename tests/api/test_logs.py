@@ -9,8 +9,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +192,30 @@ def test_log_format_setting(tmp_path):
     assert settings.log_format == "text"
     with pytest.raises(ConfigError, match="OPEN311_LOG_FORMAT"):
         load_settings(str(tmp_path), environ={"OPEN311_LOG_FORMAT": "xml"})
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_db_upgrade_logs_in_the_gateways_format(tmp_path, fmt):
+    # A real process: alembic's environment once installed handlers of its own from
+    # alembic.ini, so migration lines came out in another format.
+    environ = {
+        **os.environ,
+        "OPEN311_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "OPEN311_LOG_FORMAT": fmt,
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("open311")), "db", "upgrade"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any("Running upgrade" in line for line in lines), result.stderr
+    if fmt == "json":
+        records = [json.loads(line) for line in lines]  # every line, not just most
+        assert {r["logger"] for r in records} >= {"alembic.runtime.migration"}
+    else:
+        assert not any(line.startswith("INFO  [alembic") for line in lines), result.stderr

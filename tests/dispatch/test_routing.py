@@ -114,8 +114,8 @@ def test_dispatch_list_and_retry_commands(client, app, fast_retries, api_key, de
     key = jobs()[0].idempotency_key
     retried = runner.invoke(args=["dispatch", "retry", job_id])
     assert retried.exit_code == 0, retried.output
-    assert runner.invoke(args=["dispatch", "list", "--failed"]).output == ""
-    assert runner.invoke(args=["dispatch"]).output == "1 request(s) delivered.\n"
+    assert runner.invoke(args=["dispatch", "list", "--failed"]).stdout == ""
+    assert runner.invoke(args=["dispatch"]).stdout == "1 request(s) delivered.\n"
     [job] = jobs()
     assert (job.state, job.idempotency_key) == ("delivered", key)
     [record] = department.records()
