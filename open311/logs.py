@@ -125,7 +125,16 @@ def formatter(fmt: str) -> logging.Formatter:
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
-    return logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    return _TextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+
+class _TextFormatter(logging.Formatter):
+    """Readable lines; a record logged outside any request shows ``[-]``, not ``[None]``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "request_id", None) is None:
+            record = logging.makeLogRecord({**record.__dict__, "request_id": "-"})
+        return super().format(record)
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]

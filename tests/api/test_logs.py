@@ -219,3 +219,5 @@ def test_db_upgrade_logs_in_the_gateways_format(tmp_path, fmt):
         assert {r["logger"] for r in records} >= {"alembic.runtime.migration"}
     else:
         assert not any(line.startswith("INFO  [alembic") for line in lines), result.stderr
+        # Outside any HTTP request there is no request id: a dash, not Python's None.
+        assert all(" [-] " in line for line in lines if "alembic" in line), result.stderr
