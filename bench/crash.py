@@ -15,10 +15,8 @@ the POSTs answered 5xx or not at all. It prints PASS or FAIL and exits 1 on fail
 
 from __future__ import annotations
 
-from bench.load import Gateway, Outcome, drained, gateway, parse_duration, storm  # isort: skip
+from bench.load import Gateway, Outcome, drained, gateway, storm, storm_parser  # isort: skip
 
-import argparse
-import os
 import sys
 import tempfile
 import time
@@ -44,17 +42,8 @@ def crash(gw: Gateway, kills: list[float]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=parse_duration, default=60.0, help="e.g. 60s, 5m")
+    parser = storm_parser(__doc__.splitlines()[0], duration=60.0)
     parser.add_argument("--kills", type=int, default=3, help="crashes during the storm")
-    parser.add_argument("--users", type=int, default=20, help="concurrent locust users")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "OPEN311_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="admin URL of a PostgreSQL server with PostGIS",
-    )
     args = parser.parse_args()
     downtime: list[float] = []
 

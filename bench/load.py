@@ -378,9 +378,10 @@ def line(label: str, figures: dict[str, float], base: dict[str, float]) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=parse_duration, default=300.0, help="e.g. 30s, 5m")
+def storm_parser(description: str, duration: float) -> argparse.ArgumentParser:
+    """The options every storm shares: how long, how many users, which PostgreSQL."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--duration", type=parse_duration, default=duration, help="e.g. 30s, 5m")
     parser.add_argument("--users", type=int, default=20, help="concurrent locust users")
     parser.add_argument(
         "--postgres",
@@ -389,7 +390,11 @@ def main() -> None:
         ),
         help="admin URL of a PostgreSQL server with PostGIS",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = storm_parser(__doc__.splitlines()[0], duration=300.0).parse_args()
     with tempfile.TemporaryDirectory() as directory, gateway(args.postgres, Path(directory)) as gw:
         base = storm(gw, args.users, args.duration, baseline=True)
         outcome = Outcome()
