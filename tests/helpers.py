@@ -36,6 +36,15 @@ REQUEST_FIELDS = (
     "long",
     "media_url",
 )
+#: A reporter's personal fields, distinctive enough to search any output or log for.
+PERSONAL = {
+    "email": "zelda.quux@example.org",
+    "phone": "555-0199-7",
+    "first_name": "Zeldaqq",
+    "last_name": "Quuxington",
+    "device_id": "dev-77813",
+    "account_id": "acct-55127",
+}
 NUMERIC = {
     ("request", "lat"),
     ("request", "long"),

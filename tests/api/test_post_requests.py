@@ -18,21 +18,13 @@ from lxml import etree
 from open311.catalogue import import_catalogue
 from open311.extensions import db
 from open311.models import ApiKey, Jurisdiction, ServiceRequest
-from tests.helpers import REQUEST_FIELDS, error_descriptions, json_ok, xml_ok
+from tests.helpers import PERSONAL, REQUEST_FIELDS, error_descriptions, json_ok, xml_ok
 
 BASE = "/open311/v2"
 FORMATS = ("xml", "json")
 FORM = "application/x-www-form-urlencoded"
 P01 = {"service_code": "S0", "lat": "41.88", "long": "-87.63", "description": "x"}
 S1_OK = {"service_code": "S1", "lat": "41.88", "long": "-87.63", "attribute[REQ1]": "v"}
-PERSONAL = {
-    "email": "zelda.quux@example.org",
-    "phone": "555-0199-7",
-    "first_name": "Zeldaqq",
-    "last_name": "Quuxington",
-    "device_id": "dev-77813",
-    "account_id": "acct-55127",
-}
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from tests.dispatch.conftest import (
     post,
     settle,
 )
+from tests.helpers import PERSONAL
 
 
 class Recorder:
@@ -327,15 +328,6 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline(client, every_adapter, ap
 
 
 # -- workers: personal data stays out of their logs; media URLs are never fetched -------------
-
-PERSONAL = {
-    "email": "zelda.quux@example.org",
-    "phone": "555-0199-7",
-    "first_name": "Zeldaqq",
-    "last_name": "Quuxington",
-    "device_id": "dev-77813",
-    "account_id": "acct-55127",
-}
 
 
 @pytest.mark.parametrize(
