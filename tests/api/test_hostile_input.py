@@ -373,12 +373,15 @@ INJECTIONS = [
 
 @pytest.mark.parametrize("text", INJECTIONS)
 def test_injection_strings_round_trip_verbatim(client, catalogue, api_key, text):
+    # Every free-text field of the form (email and media_url must be an address and a URL).
+    free_text = ("first_name", "last_name", "phone", "device_id", "account_id", "address_id")
     form = {**S1_OK, "description": text, "address_string": text, "attribute[TXT]": text}
-    form.update(first_name=text, last_name=text)
+    form.update(dict.fromkeys(free_text, text))
     service_request_id = new_id(post(client, "json", api_key, **form), "json")
     db.session.expire_all()
     row = db.session.scalar(sa.select(ServiceRequest))
-    assert (row.description, row.address, row.first_name, row.last_name) == (text,) * 4
+    assert (row.description, row.address) == (text, text)
+    assert [getattr(row, name) for name in free_text] == [text] * len(free_text)
     assert row.attributes["TXT"] == text
     item = client.get(f"{BASE}/requests/{service_request_id}.json").get_json()[0]
     assert (item["description"], item["address"]) == (text, text)
@@ -388,6 +391,30 @@ def test_injection_strings_round_trip_verbatim(client, catalogue, api_key, text)
     assert root.findtext("request/description") == text
     assert root.findtext("request/address") == text
     assert counts()[0] == 1  # the table is still there, with its one row
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_injection_strings_in_update_notes_round_trip_verbatim(client, catalogue, api_key, text):
+    service_request_id = new_id(post(client, "json", api_key, **P01), "json")
+    form = {
+        "api_key": api_key,
+        "service_request_id": service_request_id,
+        "update_id": text,
+        "status": "CLOSED",
+        "updated_datetime": "2026-11-02T16:00:00Z",
+        "description": text,
+    }
+    response = client.post(f"{BASE}/servicerequestupdates.json", data=form)
+    assert response.status_code == 200, response.data
+    item = client.get(f"{BASE}/requests/{service_request_id}.json").get_json()[0]
+    assert (item["status"], item["status_notes"]) == ("closed", text)
+    window = "start_date=2026-11-01T00:00:00Z&end_date=2026-11-03T00:00:00Z"
+    [update] = client.get(f"{BASE}/servicerequestupdates.json?{window}").get_json()
+    assert update["description"] == text
+    [row] = csv.DictReader(io.StringIO(client.get(f"{BASE}/requests.csv").get_data(as_text=True)))
+    escaped = "'" + text if text[0] in "=+-@" else text
+    assert row["status_notes"] == escaped
+    assert counts()[0] == 1
 
 
 @pytest.mark.parametrize("text", [t for t in INJECTIONS if t[0] in "=+-@"])
