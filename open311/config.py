@@ -63,6 +63,8 @@ class Settings:
     rate_limit_post: str = "30/minute"
     rate_limit_updates: str = "120/minute"
     rate_limit_subscriptions: str = "30/minute"
+    #: Staff's writes over HTTP: creating, revoking and expiring keys, re-queueing deliveries.
+    rate_limit_admin: str = "30/minute"
     #: Starts every counter's name, so that several gateways can share one Redis.
     rate_limit_prefix: str = "open311"
     #: Where the counters live: Redis (``redis://host:6379/0``) lets several servers share
@@ -126,6 +128,7 @@ _RATE_LIMITS = {
     "rate_limit_post",
     "rate_limit_updates",
     "rate_limit_subscriptions",
+    "rate_limit_admin",
 }
 _CHOICES = {
     "endpoint_type": {"production", "test"},

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 
@@ -33,7 +34,7 @@ from open311.extensions import db
 from open311.models import Backend, DispatchJob, ServiceRequest
 from open311.models.dispatch import DELIVERED, FAILED, PENDING, QUEUED, RETRYING
 from open311.models.requests import PERSONAL_FIELDS
-from open311.outbox import RETRY_AFTER_LIMIT, Claim, now
+from open311.outbox import RETRY_AFTER_LIMIT, Claim, NoSuchRow, NotFailed, now
 from open311.redact import redact
 from open311.registry import LOCAL, backend_adapter
 
@@ -206,17 +207,31 @@ def deliver_pending() -> int:
 def retry(job_id: int) -> DispatchJob:
     """Re-queue a failed job for a fresh round of attempts, with the same idempotency key.
 
-    :raises LookupError: when there is no such job, or it has not failed.
+    Shared by ``open311 dispatch retry`` and ``POST admin/deliveries/{id}/retry``.
+
+    :raises NoSuchRow: when there is no such job.
+    :raises NotFailed: when it has not failed (both are :class:`LookupError`).
     """
     job: DispatchJob = outbox.requeue(OUTBOX, job_id)
     return job
 
 
-def list_jobs(*, failed_only: bool = False, limit: int = 100) -> list[DispatchJob]:
-    """Jobs newest first: all of them, or only the dead letter."""
-    query = select(DispatchJob).order_by(DispatchJob.id.desc()).limit(limit)
+def list_jobs(
+    *,
+    failed_only: bool = False,
+    states: Collection[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DispatchJob]:
+    """Jobs newest first: all of them, only the dead letter, or those in ``states``.
+
+    Shared by ``open311 dispatch list`` and ``GET admin/deliveries``.
+    """
+    query = select(DispatchJob).order_by(DispatchJob.id.desc()).limit(limit).offset(offset)
     if failed_only:
         query = query.where(DispatchJob.state == FAILED)
+    if states is not None:
+        query = query.where(DispatchJob.state.in_(sorted(states)))
     return list(db.session.scalars(query))
 
 
@@ -252,6 +267,8 @@ __all__ = [
     "RETRYING",
     "RETRY_AFTER_LIMIT",
     "Claim",
+    "NoSuchRow",
+    "NotFailed",
     "backoff",
     "claim",
     "deliver",

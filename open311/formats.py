@@ -30,6 +30,9 @@ ITEM_NAMES = {
     "service_request_updates": "request_update",
     # A request's history in its extended_attributes (extensions=true).
     "updates": "request_update",
+    # The admin key's documents (open311/api/admin.py).
+    "keys": "key",
+    "deliveries": "delivery",
 }
 
 # The spec (and the SeeClickFix validator) want double quotes, which lxml does not write.

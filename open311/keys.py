@@ -8,8 +8,9 @@ Every key has one role, and a role only does its own things (least privilege):
 - ``app``: submits requests, posts updates, holds subscriptions;
 - ``vendor``: bound to one back end; lists the requests routed there with their contact
   fields and posts updates only to them (:mod:`open311.ownership`);
-- ``admin``: the 311 center's staff; sees each request's delivery state. Keys themselves are
-  managed with the ``open311 keys`` commands, which need the server's configuration, not a key.
+- ``admin``: the 311 center's staff; sees each request's delivery state and the deliveries,
+  re-queues failed ones, and manages keys (``open311 keys``, or ``admin/keys`` over HTTP,
+  :mod:`open311.api.admin`). An admin key submits nothing.
 
 Reading a key never writes: ``last_used_at`` is refreshed at most once a minute per key.
 """
@@ -29,25 +30,31 @@ from open311.errors import ApiError
 from open311.extensions import db
 from open311.models import ApiKey, Backend
 from open311.models.keys import ROLES
+from schemas.fields import parse_w3c_datetime
+from schemas.inputs import text_problem
 
 KEY_PREFIX = "o311"
 #: What each role may do; ``update`` by a vendor key is further limited to its own requests.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "app": frozenset({"submit", "update", "subscribe"}),
     "vendor": frozenset({"update"}),
-    "admin": frozenset({"dispatch"}),
+    "admin": frozenset({"dispatch", "redeliver", "manage"}),
 }
 _ACTIONS = {
     "submit": "submit requests",
     "update": "post updates",
     "subscribe": "subscribe",
     "dispatch": "see delivery states",
+    "redeliver": "re-queue deliveries",
+    "manage": "manage keys",
 }
 #: How stale ``last_used_at`` may get: refreshing it on every request would turn every read
 #: into a write (and, on SQLite, serialise the readers behind the writer).
 TOUCH_INTERVAL = timedelta(minutes=1)
 _DURATION = re.compile(r"^(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+#: Longest key name (the column's width).
+NAME_MAX = 200
 
 
 class KeyNotFound(LookupError):
@@ -72,9 +79,17 @@ def create_key(
     ``role`` defaults to ``vendor`` when a ``vendor`` back end is named, ``admin`` when
     ``admin`` is set (the flag of the keys made before roles), else ``app``.
 
-    :raises ValueError: for an unknown role, a vendor key without a configured back end, a
-        back end on a key of another role, or an expiry in the past.
+    :raises ValueError: for a name that is blank, too long or not one line of text, an
+        unknown role, a vendor key without a configured back end, a back end on a key of
+        another role, or an expiry in the past.
     """
+    name = name.strip()
+    if not name:
+        raise ValueError("a key needs a name: who it is for")
+    if len(name) > NAME_MAX:
+        raise ValueError(f"the name is longer than {NAME_MAX} characters")
+    if text_problem(name) or "\n" in name or "\r" in name:
+        raise ValueError("the name must be one line of printable text")
     if role is None:
         role = "vendor" if vendor is not None else "admin" if admin else "app"
     if role not in ROLES:
@@ -251,3 +266,18 @@ def parse_duration(text: str) -> timedelta:
     if not match or int(match[1]) == 0:
         raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 90m or 8w")
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def parse_when(text: str) -> datetime:
+    """A moment as ``--expires`` and ``--at`` take it: a W3C datetime with a zone, a bare date
+    (midnight UTC), or a span from now (``90m``, ``12h``, ``30d``, ``8w``).
+
+    :raises ValueError: for anything else.
+    """
+    try:
+        return parse_w3c_datetime(text)
+    except ValueError as exc:
+        try:
+            return utcnow() + parse_duration(text)
+        except ValueError:
+            raise ValueError(f"{exc}, or a span such as 30d") from None

@@ -17,18 +17,13 @@ keys_cli = click.Group("keys", help="Manage API keys.")
 
 
 def _when(text: str) -> datetime:
-    """An ISO 8601 moment with a zone, a bare date (midnight UTC), or a span from now."""
-    from open311.clock import utcnow
-    from open311.keys import parse_duration
-    from schemas.fields import parse_w3c_datetime
+    """:func:`open311.keys.parse_when`, its refusal a usage error."""
+    from open311.keys import parse_when
 
     try:
-        return parse_w3c_datetime(text)
+        return parse_when(text)
     except ValueError as exc:
-        try:
-            return utcnow() + parse_duration(text)
-        except ValueError:
-            raise click.BadParameter(f"{exc}, or a span such as 30d") from None
+        raise click.BadParameter(str(exc)) from None
 
 
 def _stamp(value: datetime | None) -> str:

@@ -30,8 +30,12 @@ HEADER = "X-Request-Id"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: Shown as ``\xNN`` in the path of a log line: a newline would forge a second line.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: Path parts that are secrets of their own: an unsubscribe token stops a resident's e-mails.
-_SECRET_PATHS = (re.compile(r"^(/notifications/unsubscribe/)[^/]+"),)
+#: Path parts that are secrets of their own: an unsubscribe token stops a resident's e-mails,
+#: and ``admin/keys/{prefix}/...`` also takes a whole key pasted for its prefix.
+_SECRET_PATHS = (
+    re.compile(r"^(/notifications/unsubscribe/)[^/]+"),
+    re.compile(r"^(/open311/v2/admin/keys/o311_[^_/]*_)[^/]+"),
+)
 _PATH_MAX = 300
 
 access_log = logging.getLogger("open311.access")

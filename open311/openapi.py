@@ -22,6 +22,7 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from open311.formats import MIMETYPES
+from schemas import admin
 from schemas.discovery import DiscoverySchema
 from schemas.errors import ErrorSchema
 from schemas.fields import W3CDateTime
@@ -52,7 +53,8 @@ ERRORS = {
     401: "Not authenticated.",
     403: "Missing or invalid api_key, or a key that may not do this.",
     404: "Unknown resource or jurisdiction.",
-    409: "The Idempotency-Key was used before with different fields.",
+    409: "In conflict with the current state: an Idempotency-Key used before with different "
+    "fields, or a delivery to re-queue that has not failed.",
     413: "The request body is larger than the gateway accepts.",
     429: "Over this client's rate limit for this kind of request; see Retry-After.",
     503: "The database is unreachable; try again shortly (Retry-After).",
@@ -78,6 +80,20 @@ class Op:
     extra_parameters: tuple[dict[str, Any], ...] = ()
     #: Media type of the success answer when the route has no ``fmt`` (bulk feeds).
     media: str | None = None
+
+
+def _admin_op(
+    summary: str,
+    root: str,
+    answer: Schema,
+    *,
+    query: type[Schema] | None = None,
+    form: type[Schema] | None = None,
+    errors: tuple[int, ...] = (),
+) -> Op:
+    """An admin key's route: the key is required; a POST's form may be too large."""
+    statuses = (400, 403, *errors, *((413,) if form else ()), 503)
+    return Op(summary, root, answer, query, form, statuses, REQUIRED_KEY)
 
 
 PAGING_HEADERS = {
@@ -213,6 +229,46 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=None,
         errors=(400, 403, 404, 503),
         security=REQUIRED_KEY,
+    ),
+    # The admin key's routes (open311/api/admin.py); every other key gets a 403.
+    ("georeport.admin_key_list", "GET"): _admin_op(
+        "Every API key, oldest first: prefix, name, role, dates; never a secret or hash.",
+        "keys",
+        admin.KeySchema(many=True, exclude=("secret",)),
+        query=admin.AdminQuery,
+    ),
+    ("georeport.admin_key_create", "POST"): _admin_op(
+        "Create an API key; the answer shows its secret, this once only.",
+        "keys",
+        admin.KeySchema(many=True),
+        form=admin.KeyForm,
+    ),
+    ("georeport.admin_key_revoke", "POST"): _admin_op(
+        "Revoke the key with this prefix: refused from now on.",
+        "keys",
+        admin.KeySchema(many=True, exclude=("secret",)),
+        form=admin.AdminForm,
+        errors=(404,),
+    ),
+    ("georeport.admin_key_expire", "POST"): _admin_op(
+        "Set when the key with this prefix stops working (a moment past: at once).",
+        "keys",
+        admin.KeySchema(many=True, exclude=("secret",)),
+        form=admin.ExpireForm,
+        errors=(404,),
+    ),
+    ("georeport.admin_delivery_list", "GET"): _admin_op(
+        "Deliveries to back ends, newest first, one page at a time.",
+        "deliveries",
+        admin.DeliverySchema(many=True),
+        query=admin.DeliveriesQuery,
+    ),
+    ("georeport.admin_delivery_retry", "POST"): _admin_op(
+        "Re-queue a failed delivery, with the same idempotency key.",
+        "deliveries",
+        admin.DeliverySchema(many=True),
+        form=admin.AdminForm,
+        errors=(404, 409),
     ),
     ("georeport.openapi_document", "GET"): Op(
         "This document.",

@@ -52,6 +52,18 @@ LEASE = timedelta(minutes=2)
 MAX_DOUBLINGS = 60
 
 
+class NoSuchRow(LookupError):
+    """:func:`requeue` was given the id of no row."""
+
+
+class NotFailed(LookupError):
+    """:func:`requeue` was given a row that is not parked as failed; ``state`` is its state."""
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
 def now() -> datetime:
     """Now in UTC with microseconds: backoff in tests is measured in milliseconds."""
     return datetime.now(UTC)
@@ -369,13 +381,14 @@ def send_due(
 def requeue(box: Outbox, row_id: int) -> Any:
     """Give a parked row a fresh round of attempts; commits and returns it.
 
-    :raises LookupError: when there is no such row, or it has not failed.
+    :raises NoSuchRow: when there is no such row.
+    :raises NotFailed: when it has not failed.
     """
     row = db.session.get(box.model, row_id)
     if row is None:
-        raise LookupError(f"no {box.name} {row_id}")
+        raise NoSuchRow(f"no {box.name} {row_id}")
     if row.state != box.failed:
-        raise LookupError(f"{box.name} {row_id} is {row.state}, not failed")
+        raise NotFailed(f"{box.name} {row_id} is {row.state}, not failed", row.state)
     stamp = now()
     row.state, row.attempts, row.next_attempt_at = box.pending[0], 0, stamp
     if box.has("updated_at"):

@@ -7,9 +7,10 @@ key, so inventing keys buys nothing. The key appears in the counters' names only
 public prefix, never the secret.
 
 The families and their settings: ``get`` (every read, ``OPEN311_RATE_LIMIT_GET``), ``post``
-(``POST requests``), ``updates`` (``POST servicerequestupdates``) and ``subscriptions``
-(``POST``/``DELETE`` subscriptions). The limits are read from the settings on each request,
-so a change of settings (a test's) applies at once. Counters live in Redis when
+(``POST requests``), ``updates`` (``POST servicerequestupdates``), ``subscriptions``
+(``POST``/``DELETE`` subscriptions) and ``admin`` (the ``POST admin/...`` writes: keys and
+re-queued deliveries; the admin reads are ``get``). The limits are read from the settings on
+each request, so a change of settings (a test's) applies at once. Counters live in Redis when
 ``OPEN311_REDIS_URL`` is set, so that every server behind a balancer shares them; in memory
 (per process) otherwise.
 """
@@ -36,6 +37,10 @@ _WRITES = {
     ("update_create", "POST"): "updates",
     ("subscription_create", "POST"): "subscriptions",
     ("subscription_delete", "DELETE"): "subscriptions",
+    ("admin_key_create", "POST"): "admin",
+    ("admin_key_revoke", "POST"): "admin",
+    ("admin_key_expire", "POST"): "admin",
+    ("admin_delivery_retry", "POST"): "admin",
 }
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 

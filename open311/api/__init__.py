@@ -60,6 +60,7 @@ def _cors(response: Response) -> Response:
 
 
 from open311.api import (  # noqa: E402, F401
+    admin,
     discovery,
     feeds,
     limits,

@@ -37,12 +37,20 @@ XML_CHECKS = [not_a_server_error, status_code_conformance, content_type_conforma
 
 @pytest.fixture
 def fuzz_setup(app, catalogue, seed):
-    """A catalogue, a few requests and an app key; the schema read from the app itself."""
+    """A catalogue, a few requests, an app key and an admin key (for the admin routes, which
+    refuse every other key), and a key the admin routes may revoke; the schema read from the
+    app itself."""
     now = datetime.now(UTC)
     ids = [seed(now, "S0").service_request_id, seed(now, "S1", status="closed").service_request_id]
     key = create_key("fuzz")[1]
+    admin = create_key("fuzz staff", role="admin")[1]
+    target = create_key("fuzz target")[0].prefix
     schema = schemathesis.openapi.from_wsgi(f"{B}/openapi.json", app)
-    return {"schema": schema, "key": key, "ids": ids}
+    return {"schema": schema, "key": key, "admin": admin, "ids": ids, "prefixes": [target]}
+
+
+def _key_for(path: str, fuzz_setup) -> str:
+    return fuzz_setup["admin"] if path.startswith(f"{B}/admin/") else fuzz_setup["key"]
 
 
 def _pick(value: object, known: list[str]) -> object:
@@ -56,16 +64,19 @@ def _pick(value: object, known: list[str]) -> object:
 
 def _steer(case, fuzz_setup) -> None:
     codes = ["S0", "S1", "SB", "SX"]
+    key = _key_for(case.operation.path, fuzz_setup)
     if case.operation.definition.raw.get("security"):
-        case.query = {**(case.query or {}), "api_key": fuzz_setup["key"]}
+        case.query = {**(case.query or {}), "api_key": key}
     params = case.path_parameters or {}
+    if "prefix" in params:
+        params["prefix"] = _pick(params["prefix"], fuzz_setup["prefixes"])
     if "service_code" in params:
         params["service_code"] = _pick(params["service_code"], codes)
     if "service_request_id" in params:
         params["service_request_id"] = _pick(params["service_request_id"], fuzz_setup["ids"])
     if isinstance(case.body, dict):
         if "api_key" in case.body:
-            case.body["api_key"] = fuzz_setup["key"]  # the form's key wins on some routes
+            case.body["api_key"] = key  # the form's key wins on some routes
         if "service_code" in case.body:
             case.body["service_code"] = _pick(case.body["service_code"], codes)
         if "service_request_id" in case.body:
@@ -76,7 +87,7 @@ def _steer(case, fuzz_setup) -> None:
 
 def _fuzz(operation, fuzz_setup) -> None:
     secured = bool(operation.definition.raw.get("security"))
-    fixed = {"query": {"api_key": fuzz_setup["key"]}} if secured else {}
+    fixed = {"query": {"api_key": _key_for(operation.path, fuzz_setup)}} if secured else {}
     cases = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE, **fixed),
         operation.as_strategy(GenerationMode.NEGATIVE, **fixed),

@@ -203,6 +203,7 @@ def test_two_servers_share_one_count_in_redis(app, catalogue, api_key, redis_pre
         ("OPEN311_RATE_LIMIT_GET", "0/minute"),
         ("OPEN311_RATE_LIMIT_UPDATES", "5/fortnight"),
         ("OPEN311_RATE_LIMIT_SUBSCRIPTIONS", "-3/hour"),
+        ("OPEN311_RATE_LIMIT_ADMIN", "often"),
         ("OPEN311_RATE_LIMITS", "maybe"),
         ("OPEN311_TRUSTED_PROXIES", "-1"),
         ("OPEN311_REDIS_URL", "http://127.0.0.1:6379"),
