@@ -154,9 +154,9 @@ def dispatch_run() -> None:
 @with_appcontext
 def dispatch_list(failed: bool, limit: int) -> None:
     """Show deliveries newest first: job id, request id, back end, state, attempts, last error."""
-    from open311.dispatch import list_jobs
+    from open311.dispatch import FAILED, list_jobs
 
-    for job in list_jobs(failed_only=failed, limit=limit):
+    for job in list_jobs(states={FAILED} if failed else None, limit=limit):
         detail = job.reference if job.state == "delivered" else (job.last_error or "")
         click.echo(
             f"{job.id}\t{job.request.service_request_id}\t{job.backend}\t{job.state}"

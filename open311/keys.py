@@ -53,6 +53,8 @@ _ACTIONS = {
 TOUCH_INTERVAL = timedelta(minutes=1)
 _DURATION = re.compile(r"^(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+#: What a key is now, in the admin listing (:func:`key_state`).
+KEY_STATES = ("live", "revoked", "expired")
 #: Longest key name (the column's width).
 NAME_MAX = 200
 
@@ -139,12 +141,22 @@ def find_key(key: str | None) -> ApiKey | None:
     return row
 
 
-def refusal(row: ApiKey, now: datetime | None = None) -> str | None:
-    """Why a stored key may no longer be used, or ``None`` while it is live."""
+def key_state(row: ApiKey, now: datetime | None = None) -> str:
+    """One of :data:`KEY_STATES`: ``revoked`` wins over ``expired`` when both are past."""
     now = now or utcnow()
     if row.revoked_at is not None and row.revoked_at <= now:
-        return "This api_key has been revoked; ask the 311 center for a new one."
+        return "revoked"
     if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "live"
+
+
+def refusal(row: ApiKey, now: datetime | None = None) -> str | None:
+    """Why a stored key may no longer be used, or ``None`` while it is live."""
+    state = key_state(row, now)
+    if state == "revoked":
+        return "This api_key has been revoked; ask the 311 center for a new one."
+    if state == "expired":
         return (
             f"This api_key expired on {row.expires_at:%Y-%m-%d %H:%M}Z; "
             "ask the 311 center for a new one."

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from open311.clock import utcnow
-from open311.keys import NAME_MAX, parse_duration, parse_when, refusal
+from open311.keys import KEY_STATES, NAME_MAX, key_state, parse_duration, parse_when
 from open311.models.dispatch import PENDING, STATES
 from open311.models.keys import ROLES
 from schemas.fields import W3CDateTime, format_w3c_datetime
-from schemas.inputs import CommaList, Text, _blank_to_missing
+from schemas.inputs import CommaList, StrictInput, Text
 
 #: Most jobs one page of ``GET admin/deliveries`` holds, and how many without ``page_size``.
 DELIVERIES_MAX = 1000
@@ -49,12 +49,6 @@ class Span(fields.String):
             raise ValidationError(f"{exc}.") from None
 
 
-def _key_state(row: Any) -> str:
-    if refusal(row) is None:
-        return "live"
-    return "revoked" if row.revoked_at is not None and row.revoked_at <= utcnow() else "expired"
-
-
 class KeySchema(Schema):
     """One API key as ``open311 keys list`` shows it; ``secret`` only when it is created."""
 
@@ -62,9 +56,7 @@ class KeySchema(Schema):
     name = fields.String()
     role = fields.String(metadata={"enum": list(ROLES)})
     vendor = fields.String(allow_none=True, metadata={"description": "The vendor's back end."})
-    state = fields.Function(
-        _key_state, metadata={"type": "string", "enum": ["live", "revoked", "expired"]}
-    )
+    state = fields.Function(key_state, metadata={"type": "string", "enum": list(KEY_STATES)})
     created_datetime = W3CDateTime(attribute="created_at")
     expires_datetime = W3CDateTime(attribute="expires_at", allow_none=True)
     last_used_datetime = W3CDateTime(attribute="last_used_at", allow_none=True)
@@ -95,15 +87,8 @@ class DeliverySchema(Schema):
     )
 
 
-class _AdminInput(Schema):
-    class Meta:
-        unknown = RAISE
-
+class _AdminInput(StrictInput):
     api_key = Text()
-
-    @pre_load
-    def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
-        return _blank_to_missing(dict(data))
 
 
 class AdminQuery(_AdminInput):

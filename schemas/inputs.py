@@ -86,18 +86,30 @@ class Number(fields.Float):
         return number
 
 
-def _blank_to_missing(data: Any) -> Any:
-    # The spec's optional-argument rule: "x=" means the same as not sending x at all.
+def blank_to_missing(data: Any) -> Any:
+    """``data`` without its blank values.
+
+    This is the spec's rule for optional arguments: sending ``x=`` means the same as not
+    sending ``x`` at all."""
     if isinstance(data, dict):
         return {k: v for k, v in data.items() if not (isinstance(v, str) and v.strip() == "")}
     return data
 
 
-class PostRequestForm(Schema):
-    """The fields of ``POST requests`` other than ``attribute[...]``."""
+class StrictInput(Schema):
+    """A query string or form whose blank values count as not sent and whose unknown fields
+    are refused (a misspelt parameter must not be silently ignored)."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
+        return blank_to_missing(data)
+
+
+class PostRequestForm(StrictInput):
+    """The fields of ``POST requests`` other than ``attribute[...]``."""
 
     jurisdiction_id = Text()
     api_key = Text()
@@ -117,10 +129,6 @@ class PostRequestForm(Schema):
         schemes={"http", "https"}, validate=[validate.Length(max=2000), _one_line]
     )
     channel = fields.String(validate=validate.OneOf(CHANNELS))
-
-    @pre_load
-    def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
-        return _blank_to_missing(data)
 
     #: :meth:`_location` as JSON Schema, for the OpenAPI document (open311/openapi.py).
     LOCATION_RULE: dict[str, Any] = {  # noqa: RUF012
@@ -144,19 +152,12 @@ class PostRequestForm(Schema):
             )
 
 
-class JurisdictionQuery(Schema):
+class JurisdictionQuery(StrictInput):
     """Query string of the GET methods that take only ``jurisdiction_id``."""
-
-    class Meta:
-        unknown = RAISE
 
     jurisdiction_id = Text()
     # Clients copy the POST habit of sending their key; GET ignores it (spec: no key on GET).
     api_key = fields.String(load_only=True)
-
-    @pre_load
-    def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
-        return _blank_to_missing(data)
 
 
 def CommaList(inner: fields.Field) -> fields.List:

@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, post_dump, pre_load, validate
 
 from open311.statuses import EXTENDED
 from schemas.fields import W3CDateTime
-from schemas.inputs import DESCRIPTION_MAX, Text, _blank_to_missing
+from schemas.inputs import DESCRIPTION_MAX, Text, blank_to_missing
 
 
 class RequestUpdateSchema(Schema):
@@ -50,7 +50,7 @@ class UpdatesQuery(Schema):
 
     @pre_load
     def _drop_blanks(self, data: Any, **kwargs: Any) -> Any:
-        return _blank_to_missing(data)
+        return blank_to_missing(data)
 
 
 class PostUpdateForm(Schema):

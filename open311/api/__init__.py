@@ -25,6 +25,11 @@ def load_query(schema: Schema, list_fields: tuple[str, ...] = ()) -> dict[str, A
     return loaded
 
 
+def given_key() -> str | None:
+    """The ``api_key`` of this call: the form's when it has one, else the query string's."""
+    return request.form.get("api_key") or request.args.get("api_key")
+
+
 def jurisdiction_from_query() -> Jurisdiction | None:
     """Resolve the jurisdiction of a GET call that takes no other parameters."""
     args = load_query(JurisdictionQuery())

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Response, request
 
 from open311 import dispatch
-from open311.api import FMT, bp, load_query
+from open311.api import FMT, bp, given_key, load_query
 from open311.errors import ApiError
 from open311.formats import render
 from open311.keys import (
@@ -48,10 +48,9 @@ _DELIVERIES = DeliverySchema(many=True)
 _JOB_ID_DIGITS = 9
 
 
-def _admin(action: str, *, form: bool) -> ApiKey:
-    """The admin key of this call, from the form (POST) or the query string."""
-    key = request.form.get("api_key") if form else None
-    return require_key(key or request.args.get("api_key"), action)
+def _admin(action: str) -> ApiKey:
+    """The admin key of this call, refused unless its role may do ``action``."""
+    return require_key(given_key(), action)
 
 
 def _load_form(schema: Any) -> dict[str, Any]:
@@ -79,7 +78,7 @@ def _key_not_found(exc: KeyNotFound) -> ApiError:
 @bp.get(f"/admin/keys.{FMT}")
 def admin_key_list(fmt: str) -> Response:
     """Every key, oldest first, revoked and expired ones included; never a secret or hash."""
-    _admin("manage", form=False)
+    _admin("manage")
     load_query(AdminQuery())
     return render(fmt, "keys", _KEYS.dump(list_keys()))
 
@@ -87,7 +86,7 @@ def admin_key_list(fmt: str) -> Response:
 @bp.post(f"/admin/keys.{FMT}")
 def admin_key_create(fmt: str) -> Response:
     """Make a key (as ``open311 keys create``); the answer shows its secret, this once."""
-    _admin("manage", form=True)
+    _admin("manage")
     form = _load_form(KeyForm())
     try:
         row, secret = create_key(
@@ -104,7 +103,7 @@ def admin_key_create(fmt: str) -> Response:
 @bp.post(f"/admin/keys/<prefix>/revoke.{FMT}")
 def admin_key_revoke(prefix: str, fmt: str) -> Response:
     """Refuse the key with ``prefix`` from now on (as ``open311 keys revoke``)."""
-    _admin("manage", form=True)
+    _admin("manage")
     _load_form(AdminForm())
     try:
         row = revoke_key(prefix)
@@ -116,7 +115,7 @@ def admin_key_revoke(prefix: str, fmt: str) -> Response:
 @bp.post(f"/admin/keys/<prefix>/expire.{FMT}")
 def admin_key_expire(prefix: str, fmt: str) -> Response:
     """Set when the key with ``prefix`` stops working (as ``open311 keys expire``)."""
-    _admin("manage", form=True)
+    _admin("manage")
     form = _load_form(ExpireForm())
     try:
         row = expire_key(prefix, form["at"] if "at" in form else form["in_"])
@@ -132,7 +131,7 @@ def admin_delivery_list(fmt: str) -> Response:
     ``state`` takes job states and ``pending`` (queued and retrying), as a comma list or
     repeated; ``page_size`` is at most :data:`schemas.admin.DELIVERIES_MAX`.
     """
-    _admin("dispatch", form=False)
+    _admin("dispatch")
     args = load_query(DeliveriesQuery(), ("state",))
     states = None
     if "state" in args:
@@ -145,7 +144,7 @@ def admin_delivery_list(fmt: str) -> Response:
 @bp.post(f"/admin/deliveries/<job_id>/retry.{FMT}")
 def admin_delivery_retry(job_id: str, fmt: str) -> Response:
     """Re-queue a failed delivery (as ``open311 dispatch retry``): same idempotency key."""
-    _admin("redeliver", form=True)
+    _admin("redeliver")
     _load_form(AdminForm())
     if not (job_id.isascii() and job_id.isdigit() and len(job_id) <= _JOB_ID_DIGITS):
         raise ApiError(404, f"No delivery {job_id[:50]!r}.")

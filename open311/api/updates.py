@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Response, current_app, request
 from sqlalchemy import select
 
-from open311.api import FMT, bp, load_query
+from open311.api import FMT, bp, given_key, load_query
 from open311.clock import utcnow
 from open311.config import Settings
 from open311.errors import ApiError
@@ -59,7 +59,7 @@ def update_list(fmt: str) -> Response:
 @bp.post(f"/servicerequestupdates.{FMT}")
 def update_create(fmt: str) -> Response:
     """Record a client's update; a second POST with the same ``update_id`` is a 400."""
-    key = require_key(request.form.get("api_key") or request.args.get("api_key"), "update")
+    key = require_key(given_key(), "update")
     form = PostUpdateForm().load(request.form)
     jurisdiction = resolve_jurisdiction(form.get("jurisdiction_id"))
     row = get_request(jurisdiction, form["service_request_id"])
