@@ -3,8 +3,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8311
-# Aurora's official limits (Census TIGER/Line 2023, GEOID 1703012), when present beside us.
-LIMITS ?= ../shared/data/aurora-il-boundary.geojson
+# The project's shared folder (docs, schemas, real city data): beside the checkout, or set
+# OPEN311_SHARED_DIR. Aurora's official limits (Census TIGER/Line 2023, GEOID 1703012) come
+# from there when present.
+SHARED ?= $(or $(OPEN311_SHARED_DIR),../shared)
+LIMITS ?= $(SHARED)/data/aurora-il-boundary.geojson
 
 .PHONY: run test install install-test web postgis browser lint format
 
