@@ -137,15 +137,20 @@ def _advance(backend: str, until: datetime, started: datetime) -> None:
 
 def is_due(backend: str, interval: float, now: datetime) -> bool:
     """Whether a scheduled pass should poll ``backend`` now: its interval, rounded up to
-    whole minutes of the periodic task (:data:`PERIODIC_SYNC_SECONDS`), has elapsed since its
-    last complete pass began, give or take half a minute of the worker's scheduling jitter.
-    A back end never polled, or whose last pass failed (its cursor did not move), is due."""
+    whole minutes of the periodic task (:data:`PERIODIC_SYNC_SECONDS`), separates the minute
+    of ``now`` from the minute in which its last complete pass began. A back end never
+    polled, or whose last pass failed (its cursor did not move), is due.
+
+    Counting minutes, not seconds, keeps a late pass from pushing the next one back: the
+    worker's first pass runs when it starts (say at 10:34:32, for the 10:34 tick), and the
+    10:35 tick must poll again rather than find only 28 seconds gone and wait for 10:36.
+    """
     cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.backend == backend))
     if cursor is None:
         return True
     tick = PERIODIC_SYNC_SECONDS
-    period = math.ceil(interval / tick) * tick
-    return (now - cursor.updated_at).total_seconds() >= period - tick / 2
+    ticks = math.floor(now.timestamp() / tick) - math.floor(cursor.updated_at.timestamp() / tick)
+    return ticks >= math.ceil(interval / tick)
 
 
 def sync_backend(backend: Backend, *, started: datetime | None = None) -> SyncResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 import requests
@@ -245,12 +246,18 @@ def test_scheduled_passes_honour_the_sync_interval(
     assert sync_all(due_only=True) == []  # the periodic task a minute later: not yet
     cursor = db.session.scalar(sa.select(SyncCursor))
     began = cursor.updated_at
-    # Counted in whole minutes of the periodic task, half a minute's slack for its jitter.
-    assert not is_due("streets", 120, began + timedelta(seconds=89))
-    assert is_due("streets", 120, began + timedelta(seconds=90))
-    assert not is_due("streets", 90, began + timedelta(seconds=89))
-    assert is_due("streets", 60, began + timedelta(seconds=30))
-    cursor.updated_at = began - timedelta(seconds=100)
+    # Counted in whole minutes of the periodic task: a pass that began late in its minute
+    # (a worker's first, at start-up) does not push the next tick's pass back.
+    cursor.updated_at = datetime(2030, 2, 2, 16, 0, 32, tzinfo=UTC)
+    db.session.commit()
+    at = partial(datetime, 2030, 2, 2, 16, tzinfo=UTC)
+    assert not is_due("streets", 60, at(0, 59))
+    assert is_due("streets", 60, at(1, 0, 400_000))  # the next tick, 28 s later
+    assert not is_due("streets", 120, at(1, 59))
+    assert is_due("streets", 120, at(2, 0, 300_000))
+    assert not is_due("streets", 90, at(1, 30))  # rounded up to two minutes
+    assert is_due("streets", 90, at(2, 1))
+    cursor.updated_at = began - timedelta(seconds=120)
     db.session.commit()
     [second] = sync_all(due_only=True)
     assert second.counts["stored"] == 1
